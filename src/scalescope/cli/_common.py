@@ -1,0 +1,70 @@
+"""Shared CLI plumbing: one-line errors with exit code 2, progress-bar switch, small JSON printing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from scalescope.errors import InputError
+from scalescope.results import to_jsonable
+
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> None:
+    """Print ``error: <message>`` on one line to stderr and exit 2."""
+    click.echo(f"error: {' '.join(str(message).split())}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def echo_json(obj: Any) -> None:
+    click.echo(json.dumps(to_jsonable(obj), indent=2))
+
+
+quiet_option = click.option("--quiet", is_flag=True, help="No progress bars; print only where outputs went.")
+
+
+class Group(click.Group):
+    """A click group whose subcommands turn :class:`InputError` (and user-facing OS errors) into one line + exit 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InputError as e:
+            fail(str(e))
+        except FileNotFoundError as e:
+            fail(f"{e.filename or e}: no such file or directory")
+        except IsADirectoryError as e:
+            fail(f"{e.filename or e}: is a directory, expected a file")
+        except PermissionError as e:
+            fail(f"{e.filename or e}: permission denied")
+        except UnicodeDecodeError as e:
+            fail(f"input is not valid UTF-8 text ({e.reason} at byte {e.start})")
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        # Usage errors (unknown flag, missing argument, bad choice) become one line + exit 2 instead of click's
+        # multi-line usage block; --help still prints the full help.
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help() if e.ctx else str(e))
+            sys.exit(0)
+        except click.UsageError as e:
+            where = f"{e.ctx.command_path}: " if e.ctx else ""
+            fail(f"{where}{e.format_message()}")
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as e:
+            fail(e.format_message())
+
+
+Group.group_class = Group

@@ -1,0 +1,1 @@
+"""Figure functions, one module per analysis (each function takes results + ``ax``)."""

@@ -1,0 +1,39 @@
+"""Shared test set-up: offline Hugging Face, the shared data directory, headless matplotlib, GPU skipping."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+_default_data = REPO.parent / "shared" / "data"
+if "SCALESCOPE_DATA_DIR" not in os.environ and _default_data.is_dir():
+    os.environ["SCALESCOPE_DATA_DIR"] = str(_default_data)
+DATA_DIR = Path(os.environ["SCALESCOPE_DATA_DIR"]).resolve() if "SCALESCOPE_DATA_DIR" in os.environ else None
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    skip_gpu = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords and not has_cuda:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared public datasets ($SCALESCOPE_DATA_DIR); tests needing them skip when it is absent."""
+    if DATA_DIR is None or not DATA_DIR.is_dir():
+        pytest.skip("SCALESCOPE_DATA_DIR is not set and ../shared/data is absent")
+    return DATA_DIR

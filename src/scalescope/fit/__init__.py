@@ -1,0 +1,13 @@
+"""Numerical core shared by every scalescope analysis: imputation, PCA, link regressions, power laws, breakpoints and
+the (cluster) bootstrap. Estimators follow the scikit-learn contract; fits return frozen :class:`FitResult` objects.
+
+Paper sections: EM-PCA imputation and PCA (Ruan et al. 2024 Sec 3.2, obsscaling spec §1.3-1.4), sigmoid links (§1.6),
+hinge and sigmoid emergence fits (emergence.md §3.4-3.5), bootstrap CIs (emergence.md §3, obsscaling issue 3).
+"""
+
+from scalescope.fit.impute import PCAImputer
+from scalescope.fit.pca import PCA, orient_components
+from scalescope.fit.results import FitResult
+from scalescope.fit.sigmoid import Sigmoid1D, SigmoidRegression
+
+__all__ = ["PCA", "FitResult", "PCAImputer", "Sigmoid1D", "SigmoidRegression", "orient_components"]

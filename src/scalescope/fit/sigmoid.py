@@ -1,0 +1,433 @@
+"""Sigmoid and floor-sigmoid link regressions (Ruan et al. 2024 Sec 3.4, obsscaling spec §1.6; emergence.md §3.5).
+
+Model: ``y = floor + (ceiling - floor) * expit(w . x + b)``.
+
+- ``link="sigmoid"``: floor fixed at 0 (upstream ``sigmoid``: ``y = expit(z)``, ceiling 1);
+- ``link="sigmoid-floor"``: floor learned within ``floor_bounds`` (upstream ``sigmoid-parametric`` with fixed height:
+  ``y = (1 - b) expit(z) + b``, ``b in [0, 0.2]``, ceiling fixed at ``h = 1``). ``ceiling_bounds`` makes the ceiling
+  free too (used by the 1-D emergence curve; upstream's free-height variant is buggy and not ported).
+
+Fitting: :func:`scipy.optimize.least_squares` (TRF; bounds on floor/ceiling only) from several starts: the upstream
+initialisation (intercept 0, weights 0.03, floor at its lower bound), a linearised start (OLS of the logit of the
+rescaled target) and random perturbations of it; the lowest cost wins. ``exact_upstream=True`` instead reproduces the
+authors' single-start optimiser: ``curve_fit`` (TRF with bounds, Levenberg-Marquardt without; maxfev 10000) for
+``upstream_method="ols"``, or a summed Huber(delta) loss minimised by L-BFGS-B (bounds) / BFGS for ``"robust"``.
+``expit`` avoids the ``exp`` overflow upstream has for large |z| (spec §4.6).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from scalescope.errors import InputError, check_fitted
+from scalescope.fit._validation import (
+    as_1d,
+    as_2d,
+    check_choice,
+    check_enough,
+    check_n_features,
+    check_same_length,
+    feature_names,
+)
+from scalescope.fit.results import FitResult, nls_cov, r2_score
+
+LINKS = ("sigmoid", "sigmoid-floor")
+LOSSES = ("linear", "huber", "soft_l1", "cauchy", "arctan")
+UPSTREAM_INIT_WEIGHT = 0.03  # spec §1.6: w0 = 0, other weights 0.03, b = 0; it matters for reproducing numbers
+
+
+class SigmoidRegression:
+    """Least-squares (or robust) regression with a (floor-)sigmoid link.
+
+    Parameters
+    ----------
+    link : {"sigmoid", "sigmoid-floor"}, default "sigmoid"
+    floor_bounds : (float, float), default (0, 0.2)
+        Bounds of the learned floor (``sigmoid-floor`` only).
+    ceiling : float, default 1.0
+        Fixed ceiling ``h`` (ignored when ``ceiling_bounds`` is given).
+    ceiling_bounds : (float, float) or None
+        Learn the ceiling within these bounds.
+    loss : {"linear", "huber", "soft_l1", "cauchy", "arctan"}, default "linear"
+        ``least_squares`` loss; ``f_scale`` is its delta. Upstream's Huber(1) on [0, 1] targets equals "linear".
+    f_scale : float, default 1.0
+    n_starts : int, default 6
+        Optimiser starts (upstream init, linearised init, then random perturbations).
+    n_boot : int, default 0
+        Case-resampling bootstrap replicates for ``result_.conf_int(method="bootstrap")`` (each refits from the
+        full-data solution, one start).
+    random_state : int, default 0
+    exact_upstream : bool, default False
+        Reproduce the authors' single-start optimiser (see module docstring).
+    upstream_method : {"ols", "robust"}, default "ols"
+        Which upstream optimiser ``exact_upstream`` reproduces.
+
+    Attributes
+    ----------
+    coef_ : ndarray (p,)
+    intercept_ : float
+    floor_ : float
+    ceiling_ : float
+    result_ : FitResult
+        ``params`` (intercept, one weight per feature, then floor/ceiling when learned), ``mse``, ``status``...
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalescope.fit import SigmoidRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-3, 3, size=(80, 2))
+    >>> y = 0.1 + 0.9 / (1 + np.exp(-(1.5 * X[:, 0] - 0.5 * X[:, 1] + 0.3))) + rng.normal(0, 0.01, 80)
+    >>> m = SigmoidRegression(link="sigmoid-floor").fit(X, y)
+    >>> np.round(m.coef_, 1), round(m.floor_, 2)
+    (array([ 1.5, -0.5]), 0.1)
+    """
+
+    def __init__(
+        self,
+        link: str = "sigmoid",
+        *,
+        floor_bounds: tuple[float, float] = (0.0, 0.2),
+        ceiling: float = 1.0,
+        ceiling_bounds: tuple[float, float] | None = None,
+        loss: str = "linear",
+        f_scale: float = 1.0,
+        n_starts: int = 6,
+        n_boot: int = 0,
+        random_state: int | None = 0,
+        exact_upstream: bool = False,
+        upstream_method: str = "ols",
+    ):
+        self.link = link
+        self.floor_bounds = floor_bounds
+        self.ceiling = ceiling
+        self.ceiling_bounds = ceiling_bounds
+        self.loss = loss
+        self.f_scale = f_scale
+        self.n_starts = n_starts
+        self.n_boot = n_boot
+        self.random_state = random_state
+        self.exact_upstream = exact_upstream
+        self.upstream_method = upstream_method
+
+    # -- parameter layout: theta = [intercept, w_1..w_p, (floor), (ceiling)] ---------------------------------------
+    def _layout(self, p: int):
+        free_floor = self.link == "sigmoid-floor"
+        free_ceil = self.ceiling_bounds is not None
+        lo = np.full(p + 1, -np.inf)
+        hi = np.full(p + 1, np.inf)
+        if free_floor:
+            lo = np.append(lo, self.floor_bounds[0])
+            hi = np.append(hi, self.floor_bounds[1])
+        if free_ceil:
+            lo = np.append(lo, self.ceiling_bounds[0])
+            hi = np.append(hi, self.ceiling_bounds[1])
+        return free_floor, free_ceil, lo, hi
+
+    def _unpack(self, theta: np.ndarray, p: int):
+        b, w = theta[0], theta[1 : p + 1]
+        i = p + 1
+        floor = 0.0
+        if self.link == "sigmoid-floor":
+            floor, i = theta[i], i + 1
+        ceil = theta[i] if self.ceiling_bounds is not None else float(self.ceiling)
+        return b, w, floor, ceil
+
+    def _model(self, theta, X):
+        b, w, floor, ceil = self._unpack(theta, X.shape[1])
+        return floor + (ceil - floor) * special.expit(X @ w + b)
+
+    def _jac(self, theta, X):
+        p = X.shape[1]
+        b, w, floor, ceil = self._unpack(theta, p)
+        s = special.expit(X @ w + b)
+        dz = (ceil - floor) * s * (1 - s)
+        cols = [dz[:, None], dz[:, None] * X]
+        if self.link == "sigmoid-floor":
+            cols.append((1 - s)[:, None])
+        if self.ceiling_bounds is not None:
+            cols.append(s[:, None])
+        return np.hstack(cols)
+
+    def _validate(self):
+        check_choice(self.link, "link", LINKS)
+        check_choice(self.loss, "loss", LOSSES)
+        check_choice(self.upstream_method, "upstream_method", ("ols", "robust"))
+        for name in ("floor_bounds", "ceiling_bounds"):
+            bnd = getattr(self, name)
+            if bnd is not None and not (len(bnd) == 2 and bnd[0] < bnd[1]):
+                raise InputError(f"{name}={bnd!r} must be a (low, high) pair with low < high")
+        if int(self.n_starts) < 1:
+            raise InputError(f"n_starts={self.n_starts} must be >= 1")
+        if not self.f_scale > 0:
+            raise InputError(f"f_scale={self.f_scale} must be > 0")
+
+    def fit(self, X, y) -> SigmoidRegression:
+        """Fit on ``X`` (n x p features, e.g. PC scores or log compute) and ``y`` (n targets, normalised)."""
+        self._validate()
+        names = feature_names(X)
+        A = as_2d(X, "X")
+        t = as_1d(y, "y")
+        check_same_length(A, t)
+        n, p = A.shape
+        free_floor, free_ceil, lo, hi = self._layout(p)
+        k = lo.size
+        check_enough(n, k, "SigmoidRegression")
+        theta0s = self._starts(A, t, lo, hi)
+        best = None
+        n_tried = 0
+        for theta0 in theta0s:
+            n_tried += 1
+            theta, cost, status = self._solve(A, t, theta0, lo, hi)
+            if best is None or cost < best[1] - 1e-15:
+                best = (theta, cost, status)
+        theta, _, status = best
+        if status == "converged" and k > p + 1:
+            tail = theta[p + 1 :]
+            if np.any(np.isclose(tail, lo[p + 1 :], atol=1e-9) | np.isclose(tail, hi[p + 1 :], atol=1e-9)):
+                status = "at-bound"
+        yhat = self._model(theta, A)
+        resid = yhat - t
+        cov, dof = nls_cov(self._jac(theta, A), resid, k)
+        pnames = ["intercept", *(names or [f"w{i + 1}" for i in range(p)])]
+        if free_floor:
+            pnames.append("floor")
+        if free_ceil:
+            pnames.append("ceiling")
+        boot = self._bootstrap(A, t, theta, lo, hi) if int(self.n_boot) > 0 else None
+        b, w, floor, ceil = self._unpack(theta, p)
+        self.intercept_ = float(b)
+        self.coef_ = np.asarray(w, dtype=float).copy()
+        self.floor_ = float(floor)
+        self.ceiling_ = float(ceil)
+        self.n_features_in_ = p
+        self.feature_names_in_ = names
+        self.result_ = FitResult(
+            model=self.link,
+            params=pd.Series(theta, index=pnames, dtype=float),
+            bse=pd.Series(np.sqrt(np.clip(np.diag(cov), 0, None)), index=pnames, dtype=float),
+            cov=cov,
+            n_obs=n,
+            df_resid=dof,
+            mse=float(np.mean(resid**2)),
+            r2=r2_score(t, yhat),
+            status=status,
+            n_starts=n_tried,
+            boot_params=boot,
+            extra={"ceiling": float(ceil), "loss": self.loss if not self.exact_upstream else
+                   f"upstream-{self.upstream_method}"},
+        )
+        return self
+
+    def _starts(self, X, y, lo, hi) -> list[np.ndarray]:
+        n, p = X.shape
+        k = lo.size
+        floor0 = self.floor_bounds[0] if self.link == "sigmoid-floor" else 0.0
+        ceil0 = float(self.ceiling) if self.ceiling_bounds is None else float(self.ceiling_bounds[1])
+        up = np.zeros(k)
+        up[1 : p + 1] = UPSTREAM_INIT_WEIGHT
+        tail = []
+        if self.link == "sigmoid-floor":
+            tail.append(floor0)
+        if self.ceiling_bounds is not None:
+            tail.append(np.clip(ceil0, *self.ceiling_bounds))
+        up[p + 1 :] = tail
+        up = np.clip(up, lo, hi)
+        if self.exact_upstream:
+            return [up]
+        starts = [up]
+        # Linearised start: logit of the target rescaled into (0, 1), regressed on X by least squares.
+        span = max(ceil0 - floor0, 1e-6)
+        u = np.clip((y - floor0) / span, 0.02, 0.98)
+        A1 = np.hstack([np.ones((n, 1)), X])
+        coef, *_ = np.linalg.lstsq(A1, special.logit(u), rcond=None)
+        lin = up.copy()
+        lin[: p + 1] = coef
+        starts.append(lin)
+        rng = np.random.default_rng(self.random_state)
+        sx = X.std(axis=0)
+        sx = np.where(sx > 0, sx, 1.0)
+        while len(starts) < int(self.n_starts):
+            th = lin.copy()
+            th[1 : p + 1] = lin[1 : p + 1] * rng.uniform(0.3, 2.0) + rng.normal(0, 1.0, p) / sx
+            th[0] = -(X.mean(axis=0) @ th[1 : p + 1]) + rng.normal(0, 1.0)
+            if k > p + 1:
+                th[p + 1 :] = rng.uniform(np.where(np.isfinite(lo[p + 1 :]), lo[p + 1 :], 0),
+                                          np.where(np.isfinite(hi[p + 1 :]), hi[p + 1 :], 1))
+            starts.append(th)
+        return starts[: int(self.n_starts)]
+
+    def _solve(self, X, y, theta0, lo, hi):
+        bounded = bool(np.isfinite(lo).any() or np.isfinite(hi).any())
+        if self.exact_upstream:
+            return self._solve_upstream(X, y, theta0, lo, hi, bounded)
+        try:
+            res = optimize.least_squares(
+                lambda th: self._model(th, X) - y,
+                theta0,
+                jac=lambda th: self._jac(th, X),
+                bounds=(lo, hi),
+                method="trf",
+                loss=self.loss,
+                f_scale=self.f_scale,
+                x_scale="jac",
+                max_nfev=2000,
+            )
+        except (ValueError, np.linalg.LinAlgError):
+            return theta0, np.inf, "failed"
+        status = "converged" if res.status > 0 else ("max-iter" if res.status == 0 else "failed")
+        # Compare starts on the true objective so robust losses and LS are ranked consistently.
+        return res.x, float(res.cost), status
+
+    def _solve_upstream(self, X, y, theta0, lo, hi, bounded):
+        k = theta0.size
+        if self.upstream_method == "ols":
+            def f(_x, *th):
+                return self._model(np.asarray(th), X)
+
+            kw = {"bounds": (lo, hi)} if bounded else {}
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optimize.OptimizeWarning)
+                    popt, _ = optimize.curve_fit(f, np.arange(len(y)), y, p0=theta0, maxfev=10000, **kw)
+                status = "converged"
+            except RuntimeError:
+                return theta0, np.inf, "max-iter"
+            r = self._model(popt, X) - y
+            return popt, 0.5 * float(r @ r), status
+        delta = float(self.f_scale)
+
+        def obj(th):
+            return float(np.sum(special.huber(delta, self._model(th, X) - y)))
+
+        def grad(th):
+            r = self._model(th, X) - y
+            psi = np.clip(r, -delta, delta)
+            return self._jac(th, X).T @ psi
+
+        if bounded:
+            res = optimize.minimize(obj, theta0, jac=grad, method="L-BFGS-B",
+                                    bounds=list(zip(lo, hi)) if k else None)
+        else:
+            res = optimize.minimize(obj, theta0, jac=grad, method="BFGS")
+        return res.x, float(res.fun), "converged" if res.success else "max-iter"
+
+    def _bootstrap(self, X, y, theta, lo, hi) -> np.ndarray:
+        rng = np.random.default_rng(None if self.random_state is None else self.random_state + 1)
+        n = y.size
+        out = np.full((int(self.n_boot), theta.size), np.nan)
+        for i in range(int(self.n_boot)):
+            idx = rng.integers(0, n, n)
+            th, cost, status = self._solve(X[idx], y[idx], theta, lo, hi)
+            if np.isfinite(cost):
+                out[i] = th
+        return out
+
+    def decision_function(self, X) -> np.ndarray:
+        """The linear predictor ``z = X @ coef_ + intercept_``."""
+        check_fitted(self, "coef_")
+        A = as_2d(X, "X")
+        check_n_features(A, self.n_features_in_)
+        return A @ self.coef_ + self.intercept_
+
+    def predict(self, X) -> np.ndarray:
+        """``floor_ + (ceiling_ - floor_) * expit(z)``."""
+        z = self.decision_function(X)
+        return self.floor_ + (self.ceiling_ - self.floor_) * special.expit(z)
+
+
+class Sigmoid1D:
+    """1-D logistic curve ``y = floor + (ceiling - floor) / (1 + exp(-k (x - x0)))`` (emergence.md §3.5).
+
+    A convenience over :class:`SigmoidRegression` for score-vs-log-compute curves. ``floor`` is fixed (chance level for
+    hard metrics); the ceiling is fixed or, with ``ceiling_bounds``, learned (e.g. ``(floor, 1)``).
+
+    Parameters
+    ----------
+    floor : float, default 0.0
+    ceiling : float, default 1.0
+    ceiling_bounds : (float, float) or None
+    n_starts, random_state, loss, f_scale : as :class:`SigmoidRegression`
+
+    Attributes
+    ----------
+    k_ : float
+        Slope per unit x (per decade when x is log10 compute); negative for decreasing curves (x = loss).
+    x0_ : float
+        Midpoint.
+    ceiling_ : float
+    width_10_90_ : float
+        ``2 ln 9 / |k|``, the x-distance between 10% and 90% of the rise.
+    result_ : FitResult
+        Parameters ``k``, ``x0`` (and ``ceiling``), delta-method standard errors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalescope.fit import Sigmoid1D
+    >>> x = np.linspace(20, 25, 30)
+    >>> y = 0.25 + 0.75 / (1 + np.exp(-3.0 * (x - 23.0)))
+    >>> m = Sigmoid1D(floor=0.25).fit(x, y)
+    >>> round(m.k_, 3), round(m.x0_, 3)
+    (3.0, 23.0)
+    """
+
+    def __init__(self, *, floor: float = 0.0, ceiling: float = 1.0, ceiling_bounds=None, n_starts: int = 6,
+                 random_state: int | None = 0, loss: str = "linear", f_scale: float = 1.0):
+        self.floor = floor
+        self.ceiling = ceiling
+        self.ceiling_bounds = ceiling_bounds
+        self.n_starts = n_starts
+        self.random_state = random_state
+        self.loss = loss
+        self.f_scale = f_scale
+
+    def fit(self, x, y) -> Sigmoid1D:
+        xv = as_1d(x, "x")
+        yv = as_1d(y, "y")
+        check_same_length(xv[:, None], yv, "x", "y")
+        floor = float(self.floor)
+        # Fit with the floor subtracted so SigmoidRegression's fixed-zero floor applies.
+        inner = SigmoidRegression(
+            "sigmoid",
+            ceiling=float(self.ceiling) - floor,
+            ceiling_bounds=None if self.ceiling_bounds is None
+            else (self.ceiling_bounds[0] - floor, self.ceiling_bounds[1] - floor),
+            n_starts=self.n_starts, random_state=self.random_state, loss=self.loss, f_scale=self.f_scale,
+        ).fit(xv[:, None], yv - floor)
+        r = inner.result_
+        b, k = float(r.params.iloc[0]), float(r.params.iloc[1])
+        x0 = -b / k if k != 0 else np.nan
+        # Delta method for (k, x0 = -b/k, [ceiling]) from (b, k, [ceiling]).
+        m = r.params.size
+        G = np.eye(m)
+        G[0] = 0.0
+        G[1] = 0.0
+        G[0, 1] = 1.0  # d k / d k
+        if k != 0:
+            G[1, 0], G[1, 1] = -1.0 / k, b / k**2
+        cov = G @ r.cov @ G.T
+        names = ["k", "x0"] + (["ceiling"] if self.ceiling_bounds is not None else [])
+        vals = [k, x0] + ([float(r.params.iloc[2]) + floor] if self.ceiling_bounds is not None else [])
+        self.k_ = k
+        self.x0_ = x0
+        self.floor_ = floor
+        self.ceiling_ = inner.ceiling_ + floor
+        self.width_10_90_ = 2 * np.log(9) / abs(k) if k != 0 else np.inf
+        self._inner = inner
+        self.result_ = FitResult(
+            model="sigmoid-1d", params=pd.Series(vals, index=names, dtype=float),
+            bse=pd.Series(np.sqrt(np.clip(np.diag(cov), 0, None)), index=names, dtype=float), cov=cov,
+            n_obs=r.n_obs, df_resid=r.df_resid, mse=r.mse, r2=r.r2, status=r.status, n_starts=r.n_starts,
+            extra={"floor": floor, "ceiling": self.ceiling_, "width_10_90": self.width_10_90_},
+        )
+        return self
+
+    def predict(self, x) -> np.ndarray:
+        check_fitted(self, "k_")
+        xv = as_1d(x, "x")
+        return self.floor_ + (self.ceiling_ - self.floor_) * special.expit(self.k_ * (xv - self.x0_))

@@ -1,0 +1,170 @@
+"""Reader for lm-evaluation-harness result files (EleutherAI; research/ecosystem.md §4.2, "results format").
+
+Two layouts are understood:
+
+- **v0.4+** (``results_<timestamp>.json`` from ``lm_eval --output_path``): ``results`` = {task: {"acc,none": v,
+  "acc_stderr,none": v, "alias": ...}}, where the part after the comma is the *filter* (``none``,
+  ``strict-match``, ``flexible-extract``, ...); ``n-shot`` = {task: k}; ``higher_is_better`` = {task: {metric: bool}};
+  ``group_subtasks`` = {group: [task, ...]}; the model from ``model_name`` or ``config.model_args``.
+- **v0.3** (e.g. the Pythia files): ``results`` = {task: {"acc": v, "acc_stderr": v}}; ``config.num_fewshot`` and
+  ``config.model_args`` (``pretrained=...,revision=stepN``).
+
+Both become the same long rows, one per (task, metric, filter): ``model, revision, task, metric, filter, value,
+stderr, n_shot, higher_is_better, is_group, source_file``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scalescope.data.validate import is_finite_number, read_text
+from scalescope.errors import InputError
+
+COLUMNS = (
+    "model", "revision", "task", "metric", "filter", "value", "stderr", "n_shot",
+    "higher_is_better", "is_group", "source_file",
+)  # fmt: skip
+
+
+def _model_args(args) -> dict[str, str]:
+    if isinstance(args, dict):
+        return {str(k): str(v) for k, v in args.items()}
+    out = {}
+    for part in str(args or "").split(","):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def _number(x) -> float:
+    """A metric value or stderr as float; ``"N/A"``, None, strings and non-finite values become NaN."""
+    if is_finite_number(x):
+        return float(x)
+    if isinstance(x, str):
+        try:
+            v = float(x)
+            return v if np.isfinite(v) else np.nan
+        except ValueError:
+            return np.nan
+    return np.nan
+
+
+def parse_results(obj: dict, *, label: str) -> pd.DataFrame:
+    """Long rows from one parsed results JSON object (either format); ``label`` names it in errors.
+
+    Examples
+    --------
+    >>> obj = {"results": {"arc_easy": {"acc,none": 0.5, "acc_stderr,none": 0.01, "alias": "arc_easy"}},
+    ...        "n-shot": {"arc_easy": 0}, "model_name": "m", "config": {}}
+    >>> parse_results(obj, label="x.json")[["model", "task", "metric", "filter", "value", "n_shot"]].to_dict("records")
+    [{'model': 'm', 'task': 'arc_easy', 'metric': 'acc', 'filter': 'none', 'value': 0.5, 'n_shot': 0}]
+    """
+    if not isinstance(obj, dict) or not isinstance(obj.get("results"), dict):
+        raise InputError(f"{label}: not an lm-evaluation-harness results file (no 'results' object)")
+    config = obj.get("config") if isinstance(obj.get("config"), dict) else {}
+    margs = _model_args(config.get("model_args"))
+    model = obj.get("model_name") or margs.get("pretrained") or margs.get("model") or config.get("model") or ""
+    revision = margs.get("revision", "")
+    nshot_map = obj.get("n-shot") if isinstance(obj.get("n-shot"), dict) else {}
+    default_shot = config.get("num_fewshot")
+    hib_map = obj.get("higher_is_better") if isinstance(obj.get("higher_is_better"), dict) else {}
+    groups = set(obj.get("group_subtasks", {}) or {}) | set(obj.get("groups", {}) or {})
+
+    rows = []
+    for task, metrics in obj["results"].items():
+        if not isinstance(metrics, dict):
+            raise InputError(f"{label}: results[{task!r}] is not an object of metrics")
+        # Map "<metric>[,<filter>]" -> value, splitting stderr entries out.
+        values, errs = {}, {}
+        for key, v in metrics.items():
+            if key == "alias" or key == "samples":
+                continue
+            name, _, filt = str(key).partition(",")
+            if name.endswith("_stderr"):
+                errs[(name[: -len("_stderr")], filt)] = v
+            else:
+                values[(name, filt)] = v
+        shots = nshot_map.get(task, default_shot)
+        hib = hib_map.get(task, {}) if isinstance(hib_map.get(task), dict) else {}
+        for (name, filt), v in values.items():
+            if isinstance(v, bool) or not isinstance(v, int | float | str):
+                continue  # lists/objects/flags are metadata, not metric values
+            value = _number(v)
+            if isinstance(v, str) and np.isnan(value):
+                continue  # e.g. a string setting
+            h = hib.get(name)
+            rows.append(
+                {
+                    "model": str(model),
+                    "revision": str(revision),
+                    "task": str(task),
+                    "metric": name,
+                    "filter": filt or "none",
+                    "value": value,
+                    "stderr": _number(errs.get((name, filt))),
+                    "n_shot": int(shots) if is_finite_number(shots) else None,
+                    "higher_is_better": bool(h) if isinstance(h, bool) else None,
+                    "is_group": task in groups,
+                    "source_file": label,
+                }
+            )
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df["value"] = df["value"].astype(float)
+    df["stderr"] = df["stderr"].astype(float)
+    df["n_shot"] = df["n_shot"].astype("Int64")
+    df["higher_is_better"] = df["higher_is_better"].astype("boolean")
+    df["is_group"] = df["is_group"].astype(bool)
+    return df
+
+
+def read_results_file(path: str | Path, *, label: str | None = None) -> pd.DataFrame:
+    """Parse one results JSON file (see :func:`parse_results`)."""
+    label = label or str(path)
+    text = read_text(path, label=label)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{label}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    return parse_results(obj, label=label)
+
+
+def read_lm_eval(path_or_dir: str | Path) -> pd.DataFrame:
+    """lm-evaluation-harness results as long rows, from one file or every ``results_*.json`` under a directory.
+
+    A directory is searched recursively for ``results_*.json`` (the harness's output names); if there are none, every
+    ``*.json`` under it is read (older layouts such as the Pythia evals name files freely). ``source_file`` is the
+    path relative to the directory.
+
+    Parameters
+    ----------
+    path_or_dir : str or Path
+
+    Returns
+    -------
+    DataFrame with columns model, revision, task, metric, filter, value, stderr, n_shot, higher_is_better,
+    is_group, source_file.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "results_2024.json").write_text(json.dumps({"results": {"piqa": {"acc,none": 0.7}},
+    ...     "n-shot": {"piqa": 0}, "config": {"model_args": "pretrained=EleutherAI/pythia-70m"}}))
+    >>> read_lm_eval(d)[["model", "task", "metric", "value"]].to_dict("records")
+    [{'model': 'EleutherAI/pythia-70m', 'task': 'piqa', 'metric': 'acc', 'value': 0.7}]
+    """
+    p = Path(path_or_dir)
+    if not p.exists():
+        raise InputError(f"{p}: no such file or directory")
+    if p.is_file():
+        return read_results_file(p, label=str(p))
+    files = sorted(p.rglob("results_*.json")) or sorted(p.rglob("*.json"))
+    if not files:
+        raise InputError(f"{p}: no results_*.json (or any .json) files found under this directory")
+    frames = [read_results_file(f, label=f.relative_to(p).as_posix()) for f in files]
+    return pd.concat(frames, ignore_index=True)

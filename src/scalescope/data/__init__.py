@@ -132,7 +132,9 @@ def fetch(name: str, file: str | None = None, *, download: bool = True) -> Path:
             return fetch_file(spec.fetch_default, download=download)
         if len(keys) == 1:
             return fetch_file(keys[0], download=download)
-        raise InputError(f"dataset {name!r} has {len(keys)} files; pass file= (e.g. {keys[0].split('/', 1)[1]!r})")
+        raise InputError(
+            f"dataset {name!r} has {len(keys)} files; pass file= (e.g. {keys[0].split('/', 1)[1]!r})"
+        )
     file = str(file).replace("\\", "/")
     matches = [k for k in keys if k == file or k.endswith("/" + file.lstrip("/"))]
     if len(matches) != 1:

@@ -37,7 +37,16 @@ NOTE = (
     "tokens (total parameters)."
 )
 
-META_COLUMNS = ("model", "dataset", "arch", "params", "params_no_embed", "tokens", "chinchilla_multiplier", "flops")
+META_COLUMNS = (
+    "model",
+    "dataset",
+    "arch",
+    "params",
+    "params_no_embed",
+    "tokens",
+    "chinchilla_multiplier",
+    "flops",
+)
 
 
 def _val_name(val_data) -> str:

@@ -68,7 +68,9 @@ def parse_results(obj: dict, *, label: str) -> pd.DataFrame:
         raise InputError(f"{label}: not an lm-evaluation-harness results file (no 'results' object)")
     config = obj.get("config") if isinstance(obj.get("config"), dict) else {}
     margs = _model_args(config.get("model_args"))
-    model = obj.get("model_name") or margs.get("pretrained") or margs.get("model") or config.get("model") or ""
+    model = (
+        obj.get("model_name") or margs.get("pretrained") or margs.get("model") or config.get("model") or ""
+    )
     revision = margs.get("revision", "")
     nshot_map = obj.get("n-shot") if isinstance(obj.get("n-shot"), dict) else {}
     default_shot = config.get("num_fewshot")

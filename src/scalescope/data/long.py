@@ -24,7 +24,17 @@ from scalescope.data.validate import (
 from scalescope.errors import InputError
 
 REQUIRED = ("model", "task", "metric", "value")
-OPTIONAL_NUMERIC = ("params", "params_nonembed", "tokens", "flops", "step", "n_shots", "chance", "stderr", "n_items")
+OPTIONAL_NUMERIC = (
+    "params",
+    "params_nonembed",
+    "tokens",
+    "flops",
+    "step",
+    "n_shots",
+    "chance",
+    "stderr",
+    "n_items",
+)
 OPTIONAL_TEXT = ("family", "subtask", "prompt_format", "metric_kind", "source")
 POSITIVE = ("params", "params_nonembed", "tokens", "flops")
 METRIC_KINDS = ("hard", "soft", "loss", "lm_loss")
@@ -126,11 +136,9 @@ def to_wide(
     Examples
     --------
     >>> long = pd.DataFrame({"model": ["a", "a", "b"], "task": ["x", "y", "x"], "metric": "acc", "value": [1., 2., 3.]})
-    >>> to_wide(long)
-    task   x/acc  y/acc
-    model
-    a        1.0    2.0
-    b        3.0    NaN
+    >>> wide = to_wide(long)
+    >>> list(wide.columns), wide.loc["a"].tolist()
+    (['x/acc', 'y/acc'], [1.0, 2.0])
     """
     idx = [index] if isinstance(index, str) else list(index)
     cols = [columns] if isinstance(columns, str) else list(columns)
@@ -139,5 +147,5 @@ def to_wide(
     wide = long.pivot(index=idx if len(idx) > 1 else idx[0], columns=cols, values=values)
     if len(cols) > 1:
         wide.columns = [sep.join(str(p) for p in c) for c in wide.columns]
-        wide.columns.name = cols[0]
+        wide.columns.name = None
     return wide

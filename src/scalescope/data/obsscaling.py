@@ -11,7 +11,13 @@ from __future__ import annotations
 import pandas as pd
 
 from scalescope.data import registry as _reg
-from scalescope.data.validate import check_numeric, check_positive, check_unique, read_csv_strict, require_columns
+from scalescope.data.validate import (
+    check_numeric,
+    check_positive,
+    check_unique,
+    read_csv_strict,
+    require_columns,
+)
 
 SOURCE = "github.com/ryoungj/ObsScaling @ 4d6e1e43fd2635d04654aa77d1df9d5266ea0382 (2024-10-01), eval_results/*.csv"
 LICENSE = "Apache-2.0"

@@ -56,7 +56,8 @@ BASELINE_TOKENS = {"opt": 180e9, "bloom": 366e9}
 
 _PYTHIA_DIR = re.compile(r"^pythia-(?P<size>[\d.]+[mb])(?P<variant>-deduped|-bf16)?$")
 _STEP = re.compile(r"_step(?P<step>\d+)\.json$")
-_NOMINAL = re.compile(r"^(?:opt|bloom)-(?P<num>\d+(?:\.\d+)?)(?P<unit>[mb])(?P<frac>\d+)?$")  # bloom-7b1 = 7.1b
+# bloom-7b1 = 7.1b
+_NOMINAL = re.compile(r"^(?:opt|bloom)-(?P<num>\d+(?:\.\d+)?)(?P<unit>[mb])(?P<frac>\d+)?$")
 
 COLUMNS = (
     "family", "model", "size", "params", "deduped", "step", "tokens", "shots",

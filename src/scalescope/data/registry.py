@@ -45,13 +45,24 @@ class Upstream:
 # Folder (as under $SCALESCOPE_DATA_DIR) -> upstream. Local sub-paths that differ from the upstream layout get a
 # per-subfolder prefix (the key with a slash wins over the bare folder).
 UPSTREAMS: dict[str, Upstream] = {
-    "obsscaling": Upstream("ryoungj/ObsScaling", "4d6e1e43fd2635d04654aa77d1df9d5266ea0382", "eval_results/", "Apache-2.0"),
-    "obsscaling/LICENSE": Upstream("ryoungj/ObsScaling", "4d6e1e43fd2635d04654aa77d1df9d5266ea0382", "", "Apache-2.0"),
-    "olmo-ladder": Upstream(
-        "allenai/OLMo", "9bc064c72b1439640993e7ff28238e7b8f855aee", "scripts/scaling/data/peteish-moreeval/", "Apache-2.0"
+    "obsscaling": Upstream(
+        "ryoungj/ObsScaling", "4d6e1e43fd2635d04654aa77d1df9d5266ea0382", "eval_results/", "Apache-2.0"
     ),
-    "gadre-scaling": Upstream("mlfoundations/scaling", "a003c4913793ac2ae7ef87b28ecb562955d026d5", "exp_data/", "MIT"),
-    "pythia-evals": Upstream("EleutherAI/pythia", "a19eecb807ec2c79a39ebf18108816e6ffffc1d5", "evals/", "Apache-2.0"),
+    "obsscaling/LICENSE": Upstream(
+        "ryoungj/ObsScaling", "4d6e1e43fd2635d04654aa77d1df9d5266ea0382", "", "Apache-2.0"
+    ),
+    "olmo-ladder": Upstream(
+        "allenai/OLMo",
+        "9bc064c72b1439640993e7ff28238e7b8f855aee",
+        "scripts/scaling/data/peteish-moreeval/",
+        "Apache-2.0",
+    ),
+    "gadre-scaling": Upstream(
+        "mlfoundations/scaling", "a003c4913793ac2ae7ef87b28ecb562955d026d5", "exp_data/", "MIT"
+    ),
+    "pythia-evals": Upstream(
+        "EleutherAI/pythia", "a19eecb807ec2c79a39ebf18108816e6ffffc1d5", "evals/", "Apache-2.0"
+    ),
     "text/wikitext-2": Upstream(
         "pytorch/examples",
         "77f55b912142e11fcfdf5b530231fb9c52f181e8",
@@ -59,7 +70,10 @@ UPSTREAMS: dict[str, Upstream] = {
         "CC-BY-SA-3.0",
     ),
     "text/tinyshakespeare": Upstream(
-        "karpathy/char-rnn", "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e", "data/tinyshakespeare/", "public domain"
+        "karpathy/char-rnn",
+        "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e",
+        "data/tinyshakespeare/",
+        "public domain",
     ),
 }
 
@@ -92,7 +106,9 @@ def upstream_for(key: str) -> tuple[str, Upstream]:
             if best is None or len(prefix) > len(best[0]):
                 best = (prefix, up)
     if best is None:
-        raise InputError(f"{key}: no upstream is known for this data folder (known: {', '.join(sorted(UPSTREAMS))})")
+        raise InputError(
+            f"{key}: no upstream is known for this data folder (known: {', '.join(sorted(UPSTREAMS))})"
+        )
     return best
 
 
@@ -266,8 +282,10 @@ def fetch_file(key: str, *, download: bool = True) -> Path:
         raise _not_found(entry, "; downloads are disabled")
     try:
         return _download(entry)
-    except Exception as e:  # network errors, HTTP errors, hash mismatch of the download: all mean "not available"
-        reason = " ".join(str(e).split())[:200]
+    except Exception as e:
+        # Network errors, HTTP errors, a hash mismatch of the download: all mean "not available" to the caller.
+        reason = " ".join(str(e).split())
+        reason = reason if len(reason) <= 120 else reason[:117] + "..."
         raise _not_found(entry, f"; download failed: {type(e).__name__}: {reason}") from e
 
 

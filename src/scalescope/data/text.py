@@ -19,7 +19,9 @@ WIKITEXT_SOURCE = (
     "github.com/pytorch/examples @ 77f55b912142e11fcfdf5b530231fb9c52f181e8, "
     "word_language_model/data/wikitext-2/valid.txt"
 )
-TINYSHAKESPEARE_SOURCE = "github.com/karpathy/char-rnn @ 6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e, data/tinyshakespeare/input.txt"
+TINYSHAKESPEARE_SOURCE = (
+    "github.com/karpathy/char-rnn @ 6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e, data/tinyshakespeare/input.txt"
+)
 SOURCE = f"{WIKITEXT_SOURCE}; {TINYSHAKESPEARE_SOURCE}"
 WIKITEXT_LICENSE = "CC BY-SA 3.0 (Wikipedia text)"
 TINYSHAKESPEARE_LICENSE = "public domain text"

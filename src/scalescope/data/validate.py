@@ -101,7 +101,9 @@ def read_csv_strict(path: str | Path, *, label: str | None = None) -> pd.DataFra
             if not row:  # blank lines are skipped by pandas too
                 continue
             if len(row) != n:
-                raise InputError(f"{label}: malformed CSV: line {line} has {len(row)} fields but the header has {n}")
+                raise InputError(
+                    f"{label}: malformed CSV: line {line} has {len(row)} fields but the header has {n}"
+                )
     except csv.Error as e:
         raise InputError(f"{label}: malformed CSV: {e}") from None
     blank = [i + 1 for i, h in enumerate(header) if not h.strip()]

@@ -1,0 +1,381 @@
+"""Predictability backtests: hold out the largest models, predict their hard metric from smaller ones (Test G1).
+
+Wei et al. ask for a surrogate that predicts emergent abilities in advance; this module scores candidate predictors
+on every task with enough models (research/emergence.md §2.G, §3.7):
+
+(a) ``compute-sigmoid`` / ``compute-linear`` -- the hard metric extrapolated directly in log10 training FLOPs
+    (sigmoid with the floor at chance; a line, clipped to [0, 1]);
+(b) ``two-step`` -- Bhagia et al. (OLMo model ladders): compute -> task loss (bits per byte of the correct answer, or
+    perplexity) by a power law with offset, then task loss -> accuracy by a decreasing sigmoid fitted on *every
+    checkpoint* of the training models; ``two-step-lm`` does the same through the model's held-out LM loss
+    (Gadre et al., Du et al.). Step 1 uses compute only, not N and D separately (a simplification of Bhagia);
+(c) ``obs-pc`` -- observational scaling (Ruan et al.): PC1 of the base benchmark vector (imputed, standardised),
+    then a sigmoid of the target in PC1; only where benchmark scores exist (obsscaling).
+
+Errors are absolute errors in metric units per held-out model; per curve the mean absolute error (MAE) with a
+bootstrap CI over held-out models; :func:`leaderboard` aggregates per method over curves with a bootstrap CI over
+curves. :func:`olmo_mmlu_mc_case` is the named case of spec §0.3 (OLMo 2 7B MMLU multiple-choice jump).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from scalescope.emergence import stats as st
+from scalescope.emergence.curves import CURVE_KEY, lm_loss_by_model
+from scalescope.errors import InputError
+from scalescope.results import Result
+
+METHODS = ("compute-sigmoid", "compute-linear", "two-step", "two-step-lm", "obs-pc")
+MIN_TRAIN = 3
+
+
+# ---------------------------------------------------------------------------------------------------- holdout
+def holdout_mask(models: pd.DataFrame, spec: str) -> np.ndarray:
+    """Which models (rows with ``params_total``, ``train_flops``) are held out.
+
+    ``spec``: ``"size:K"`` = the K largest distinct parameter counts (Bhagia/Gadre/Pythia-style: predict 7B/13B from
+    the ladder); ``"top:Q"`` = the top fraction Q of models by compute; ``"cutoff:F"`` = compute above F FLOPs.
+    """
+    kind, _, val = spec.partition(":")
+    try:
+        v = float(val)
+    except ValueError:
+        raise InputError(f"--holdout {spec}: expected size:K, top:Q or cutoff:FLOPS") from None
+    flops = models["train_flops"].to_numpy(float)
+    if kind == "size":
+        p = models["params_total"].to_numpy(float)
+        sizes = np.unique(p[np.isfinite(p)])
+        if sizes.size <= int(v):
+            return np.zeros(len(models), bool)
+        return p >= sizes[-int(v)]
+    if kind == "top":
+        if not 0 < v < 1:
+            raise InputError(f"--holdout {spec}: the fraction must be in (0, 1)")
+        f = flops[np.isfinite(flops)]
+        if f.size == 0:
+            return np.zeros(len(models), bool)
+        return flops > np.quantile(f, 1 - v)
+    if kind == "cutoff":
+        return flops > v
+    raise InputError(f"--holdout {spec}: expected size:K, top:Q or cutoff:FLOPS")
+
+
+def default_holdout(table: pd.DataFrame) -> str:
+    """``size:2`` for ladder-like sources (few distinct sizes), ``top:0.25`` otherwise."""
+    src = set(table["source"])
+    if src & {"olmo-ladder", "gadre-scaling", "pythia-evals"}:
+        return "size:2"
+    n_sizes = table["params_total"].dropna().nunique()
+    return "size:2" if 4 <= n_sizes <= 12 else "top:0.25"
+
+
+# ---------------------------------------------------------------------------------------------------- fitters
+def _power_law_offset(x_log10: np.ndarray, L: np.ndarray):
+    """L = E + A * 10^(-alpha (x - x_ref)); returns a predictor. Falls back to a line in x if it fails."""
+    xr = float(np.mean(x_log10))
+    Lmin = float(np.min(L))
+
+    def resid(p):
+        E, logA, alpha = p
+        return E + np.exp(logA) * 10 ** (-alpha * (x_log10 - xr)) - L
+
+    best = None
+    for E0 in (0.0, 0.5 * Lmin, 0.9 * Lmin):
+        p0 = [E0, math.log(max(float(np.mean(L)) - E0, 1e-6)), 0.2]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = optimize.least_squares(resid, p0, bounds=([0.0, -30, 0.0], [max(Lmin, 1e-9), 30, 5.0]),
+                                           max_nfev=400)
+        except ValueError:
+            continue
+        if best is None or r.cost < best.cost:
+            best = r
+    if best is None:
+        c = np.polyfit(x_log10, L, 1)
+        return lambda x: np.polyval(c, x)
+    E, logA, alpha = best.x
+    return lambda x: E + np.exp(logA) * 10 ** (-alpha * (np.asarray(x) - xr))
+
+
+def _floor(chance: float) -> float:
+    return chance if math.isfinite(chance) else 0.0
+
+
+def predict_compute_sigmoid(x_tr, y_tr, x_te, chance):
+    s = st.sigmoid_fit(x_tr, y_tr, floor=_floor(chance), ceiling=None)
+    return s.predict(x_te) if math.isfinite(s.x0) else np.full(len(x_te), np.nan)
+
+
+def predict_compute_linear(x_tr, y_tr, x_te, chance):
+    c = np.polyfit(x_tr, y_tr, 1)
+    return np.clip(np.polyval(c, x_te), 0.0, 1.0)
+
+
+def predict_two_step(x_tr, L_tr, x_te, L_link, y_link, chance):
+    """Step 1 on (x_tr, L_tr) -- one point per training model; step 2 on (L_link, y_link) -- every checkpoint."""
+    step1 = _power_law_offset(np.asarray(x_tr), np.asarray(L_tr))
+    L_hat = step1(np.asarray(x_te))
+    s = st.sigmoid_fit(L_link, y_link, floor=_floor(chance), ceiling=None, k_sign=-1)
+    if not math.isfinite(s.x0):
+        return np.full(len(x_te), np.nan), L_hat
+    return s.predict(L_hat), L_hat
+
+
+# ---------------------------------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class BacktestResult(Result):
+    """Per-model predictions (``predictions``: curve, method, model, x, actual, predicted, abs_error) and per-curve
+    errors (``errors``: curve, method, n_train, n_test, mae, mae_ci_low, mae_ci_high, max_abs_error)."""
+
+    holdout: str
+    predictions: pd.DataFrame
+    errors: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.errors
+
+
+def _mae_ci(err: np.ndarray, rng, n_boot: int = 500) -> tuple[float, float]:
+    err = err[np.isfinite(err)]
+    if err.size == 0:
+        return (float("nan"), float("nan"))
+    if err.size == 1:
+        return (float(err[0]), float(err[0]))
+    idx = rng.integers(0, err.size, size=(n_boot, err.size))
+    m = err[idx].mean(1)
+    return (float(np.quantile(m, 0.025)), float(np.quantile(m, 0.975)))
+
+
+def _obs_pcs(table: pd.DataFrame, exclude_task: str) -> pd.Series | None:
+    """PC1 of the obsscaling base benchmarks per model (the target benchmark excluded), or None."""
+    base = table[(table["source"] == "obsscaling") & (table["metric"] == "score") & (table["task"] != exclude_task)]
+    if base.empty:
+        return None
+    W = base.pivot_table(index="model", columns="task", values="value", aggfunc="mean")
+    W = W.loc[:, W.notna().mean() > 0.7]
+    W = W[W.notna().sum(1) >= max(2, W.shape[1] // 2)]
+    if W.shape[0] < 5 or W.shape[1] < 2:
+        return None
+    try:
+        from scalescope.fit import PCA, PCAImputer
+
+        Xf = PCAImputer(n_components=1).fit_transform(W.to_numpy(float))
+        Xf = np.asarray(Xf, dtype=float)
+        pc = np.asarray(PCA(n_components=1, standardize=True).fit_transform(Xf), dtype=float)[:, 0]
+    except Exception:  # fit core API drift: a plain mean-filled, standardised SVD gives the same PC1 up to sign
+        X = W.to_numpy(float)
+        X = np.where(np.isnan(X), np.nanmean(X, 0), X)
+        Z = (X - X.mean(0)) / X.std(0)
+        _, _, vt = np.linalg.svd(Z, full_matrices=False)
+        v = vt[0] * np.sign(vt[0][np.argmax(np.abs(vt[0]))])
+        pc = Z @ v
+    # orient: higher PC1 = more capable (positive correlation with the mean score)
+    if np.corrcoef(pc, np.nanmean(W.to_numpy(float), 1))[0, 1] < 0:
+        pc = -pc
+    return pd.Series(pc, index=W.index)
+
+
+def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS, pool_families: bool | None = None,
+             min_train: int = MIN_TRAIN, random_state: int = 0, progress: bool = False) -> BacktestResult:
+    """Leave-top-out backtest of every hard-metric curve of ``table`` (Test G1).
+
+    Parameters
+    ----------
+    table : canonical long table (:mod:`scalescope.emergence.table`).
+    holdout : ``size:K`` / ``top:Q`` / ``cutoff:F`` (:func:`holdout_mask`); default :func:`default_holdout`.
+    pool_families : fit one curve across families (default: yes for obsscaling, whose families are small).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from scalescope.emergence.table import finalize
+    >>> p = np.array([1e7, 3e7, 1e8, 3e8, 1e9, 3e9]); f = 6 * p * 20 * p
+    >>> acc = 0.25 + 0.5 / (1 + np.exp(-2 * (np.log10(f) - 19)))
+    >>> t = finalize(pd.DataFrame({"model": list("abcdef"), "params_total": p, "train_flops": f, "task": "t",
+    ...                            "metric": "acc", "metric_kind": "hard", "value": acc, "chance_level": 0.25}))
+    >>> r = backtest(t, holdout="size:1", methods=("compute-sigmoid",))
+    >>> bool(r.errors["mae"].iloc[0] < 0.01)
+    True
+    """
+    holdout = holdout or default_holdout(table)
+    if pool_families is None:
+        pool_families = set(table["source"]) == {"obsscaling"}
+    rng = np.random.default_rng(random_state)
+    t = table.copy()
+    lm = lm_loss_by_model(t)
+    if not lm.empty:
+        t = t.merge(lm, on=["source", "family", "model", "step"], how="left")
+    else:
+        t["lm_loss"] = np.nan
+    # last checkpoint per model
+    s = t["step"].fillna(-1)
+    last = s.groupby([t["source"], t["family"], t["model"]]).transform("max")
+    t["is_last"] = s == last
+    models = t[t["is_last"]].groupby("model", as_index=False)[["params_total", "train_flops"]].first()
+    hold = dict(zip(models["model"], holdout_mask(models, holdout)))
+    t["held_out"] = t["model"].map(hold).fillna(False).astype(bool)
+
+    loss_rows = t[t["metric_kind"] == "loss"]
+    lkey = ["source", "family", "model", "step", "task", "subtask", "n_shots"]
+    task_loss = loss_rows.groupby(lkey, dropna=False, as_index=False)["value"].first().rename(
+        columns={"value": "task_loss"})
+    hard = t[t["metric_kind"] == "hard"].merge(task_loss, on=lkey, how="left")
+    key = [k for k in CURVE_KEY if not (pool_families and k == "family")]
+    groups = list(hard.groupby(key, dropna=False, sort=True))
+    if progress:
+        from tqdm.auto import tqdm
+
+        groups = tqdm(groups, desc="backtest", leave=False)
+    pcs_cache: dict[str, pd.Series | None] = {}
+    preds, errs = [], []
+    for k, g in groups:
+        kd = dict(zip(key, k))
+        name = f"{kd.get('family', 'pooled')}:{kd['task']}{'/' + kd['subtask'] if kd['subtask'] else ''}" \
+               f"{'[' + kd['prompt_format'] + ']' if kd['prompt_format'] else ''}:{kd['metric']}"
+        gl = g[g["is_last"] & np.isfinite(g["train_flops"]) & (g["train_flops"] > 0)]
+        tr, te = gl[~gl["held_out"]], gl[gl["held_out"]]
+        if len(tr) < min_train or len(te) == 0 or tr["value"].nunique() < 2:
+            continue
+        chance = float(g["chance_level"].median()) if g["chance_level"].notna().any() else float("nan")
+        x_tr, y_tr = np.log10(tr["train_flops"].to_numpy(float)), tr["value"].to_numpy(float)
+        x_te, y_te = np.log10(te["train_flops"].to_numpy(float)), te["value"].to_numpy(float)
+        all_tr = g[~g["held_out"]]
+        out: dict[str, np.ndarray] = {}
+        for m in methods:
+            try:
+                if m == "compute-sigmoid":
+                    out[m] = predict_compute_sigmoid(x_tr, y_tr, x_te, chance)
+                elif m == "compute-linear":
+                    out[m] = predict_compute_linear(x_tr, y_tr, x_te, chance)
+                elif m in ("two-step", "two-step-lm"):
+                    col = "task_loss" if m == "two-step" else "lm_loss"
+                    L_tr = tr[col].to_numpy(float)
+                    link = all_tr[np.isfinite(all_tr[col]) & np.isfinite(all_tr["value"])]
+                    if np.isfinite(L_tr).sum() < min_train or len(link) < 4:
+                        continue
+                    ok = np.isfinite(L_tr)
+                    out[m], _ = predict_two_step(x_tr[ok], L_tr[ok], x_te, link[col].to_numpy(float),
+                                                 link["value"].to_numpy(float), chance)
+                elif m == "obs-pc":
+                    if "obsscaling" not in set(g["source"]):
+                        continue
+                    if kd["task"] not in pcs_cache:
+                        pcs_cache[kd["task"]] = _obs_pcs(table, kd["task"])
+                    pc = pcs_cache[kd["task"]]
+                    if pc is None:
+                        continue
+                    # PCs need no compute, so every model with benchmark scores is usable; the split stays the same
+                    ptr = pc.reindex(tr["model"]).to_numpy(float)
+                    pte = pc.reindex(te["model"]).to_numpy(float)
+                    ok = np.isfinite(ptr)
+                    if ok.sum() < min_train:
+                        continue
+                    out[m] = predict_compute_sigmoid(ptr[ok], y_tr[ok], pte, chance)
+            except (InputError, np.linalg.LinAlgError, ValueError):
+                continue
+        for m, yhat in out.items():
+            err = np.abs(np.asarray(yhat, float) - y_te)
+            for mdl, xv, a, p_, e in zip(te["model"], te["train_flops"], y_te, yhat, err):
+                preds.append(dict(curve=name, method=m, model=mdl, train_flops=xv, actual=a, predicted=p_,
+                                  abs_error=e))
+            lo, hi = _mae_ci(err, rng)
+            errs.append(dict(curve=name, **{kk: kd[kk] for kk in key}, method=m, n_train=len(tr), n_test=len(te),
+                             mae=float(np.nanmean(err)) if np.isfinite(err).any() else float("nan"),
+                             mae_ci_low=lo, mae_ci_high=hi,
+                             max_abs_error=float(np.nanmax(err)) if np.isfinite(err).any() else float("nan")))
+    pred_cols = ["curve", "method", "model", "train_flops", "actual", "predicted", "abs_error"]
+    err_cols = ["curve", *key, "method", "n_train", "n_test", "mae", "mae_ci_low", "mae_ci_high", "max_abs_error"]
+    return BacktestResult(holdout=holdout, predictions=pd.DataFrame(preds, columns=pred_cols),
+                          errors=pd.DataFrame(errs, columns=err_cols))
+
+
+def leaderboard(result: BacktestResult, *, n_boot: int = 1000, random_state: int = 0) -> pd.DataFrame:
+    """Per method: curves scored, mean MAE with a bootstrap CI over curves, median MAE, and wins on the curves that
+    every listed method scored (ties split)."""
+    e = result.errors.dropna(subset=["mae"])
+    if e.empty:
+        return pd.DataFrame(columns=["method", "n_curves", "mean_mae", "ci_low", "ci_high", "median_mae", "wins"])
+    rng = np.random.default_rng(random_state)
+    W = e.pivot_table(index="curve", columns="method", values="mae", aggfunc="mean")
+    common = W.dropna()
+    wins = pd.Series(0.0, index=W.columns)
+    if len(common):
+        best = common.eq(common.min(axis=1), axis=0)
+        wins = best.div(best.sum(1), axis=0).sum()
+    rows = []
+    for m, g in e.groupby("method"):
+        v = g["mae"].to_numpy(float)
+        idx = rng.integers(0, v.size, size=(n_boot, v.size))
+        bm = v[idx].mean(1)
+        rows.append(dict(method=m, n_curves=int(v.size), mean_mae=float(v.mean()),
+                         ci_low=float(np.quantile(bm, 0.025)), ci_high=float(np.quantile(bm, 0.975)),
+                         median_mae=float(np.median(v)), wins=float(wins.get(m, 0.0)),
+                         n_common=int(len(common))))
+    return pd.DataFrame(rows).sort_values("mean_mae", ignore_index=True)
+
+
+# -------------------------------------------------------------------------------------------- the named case
+@dataclass(frozen=True)
+class MCJumpCase(Result):
+    """OLMo 2 7B MMLU (mean of the 4 validation splits) across checkpoints: MC-letter vs cloze accuracy vs bpb.
+
+    ``anchors``: the spec §4.5 rows; ``jump``: the largest single-interval MC increase and the cloze/bpb change
+    over the same interval relative to their typical |change|; ``backtest``: each series predicted at the final
+    checkpoint from checkpoints up to ``fit_until_step`` (compute-sigmoid; two-step through bpb).
+    """
+
+    series: pd.DataFrame
+    anchors: pd.DataFrame
+    jump: dict
+    backtest: pd.DataFrame
+    fit_until_step: int
+
+
+def olmo_mmlu_mc_case(table: pd.DataFrame, *, model: str = "OLMo-2-7B", fit_until_step: int = 55000) -> MCJumpCase:
+    """The named emergence case of spec §0.3 / §4.5 from the olmo-ladder canonical table."""
+    t = table[(table["model"] == model) & table["task"].str.match(r"^mmlu_.*_val$")]
+    if t.empty:
+        raise InputError(f"olmo_mmlu_mc_case: no MMLU validation rows for model {model!r}")
+    sel = {"mc_acc": (t["metric"] == "acc") & (t["prompt_format"] == "mc"),
+           "cloze_acc": (t["metric"] == "acc") & (t["prompt_format"] == "cloze"),
+           "bpb": t["metric"] == "bpb"}
+    cols = {}
+    for name, m in sel.items():
+        g = t[m].groupby("step")
+        # mean of the 4 splits, only at steps where all 4 are present
+        cols[name] = g["value"].mean().where(g["value"].count() == 4)
+    S = pd.DataFrame(cols).dropna().reset_index()
+    fl = t.groupby("step")["train_flops"].first()
+    S["train_flops"] = S["step"].map(fl)
+    anchors = S[S["step"].isin([0, 50000, 55000, 60000, 65000, S["step"].max()])].reset_index(drop=True)
+    d = S[["mc_acc", "cloze_acc", "bpb"]].diff().iloc[1:]
+    i = int(d["mc_acc"].to_numpy().argmax()) + 1
+    typical = d.abs().median()
+    jump = {
+        "from_step": int(S["step"].iloc[i - 1]), "to_step": int(S["step"].iloc[i]),
+        "mc_change": float(d["mc_acc"].iloc[i - 1]), "cloze_change": float(d["cloze_acc"].iloc[i - 1]),
+        "bpb_change": float(d["bpb"].iloc[i - 1]),
+        "mc_change_over_typical": float(abs(d["mc_acc"].iloc[i - 1]) / typical["mc_acc"]),
+        "cloze_change_over_typical": float(abs(d["cloze_acc"].iloc[i - 1]) / typical["cloze_acc"]),
+        "bpb_change_over_typical": float(abs(d["bpb"].iloc[i - 1]) / typical["bpb"]),
+    }
+    pre = S[(S["step"] <= fit_until_step) & (S["train_flops"] > 0)]
+    fin = S.iloc[[-1]]
+    x_tr, x_te = np.log10(pre["train_flops"].to_numpy(float)), np.log10(fin["train_flops"].to_numpy(float))
+    rows = []
+    for series in ("mc_acc", "cloze_acc"):
+        y = pre[series].to_numpy(float)
+        p1 = predict_compute_sigmoid(x_tr, y, x_te, 0.25)[0]
+        p2, _ = predict_two_step(x_tr, pre["bpb"].to_numpy(float), x_te, pre["bpb"].to_numpy(float), y, 0.25)
+        for m, p in (("compute-sigmoid", p1), ("two-step", float(p2[0]))):
+            a = float(fin[series].iloc[0])
+            rows.append(dict(series=series, method=m, actual=a, predicted=float(p), abs_error=abs(float(p) - a)))
+    return MCJumpCase(series=S, anchors=anchors, jump=jump, backtest=pd.DataFrame(rows), fit_until_step=fit_until_step)

@@ -1,0 +1,111 @@
+"""Loading the observational-scaling tables and building the paper's default model sets (spec §1.2, §2.3-§2.5).
+
+Uses :func:`scalescope.data.load` (sha256-pinned, offline-first) when the data layer is importable, else reads
+``$SCALESCOPE_DATA_DIR/obsscaling/<file>`` directly. Either way no download is attempted here when ``offline=True``:
+a table that does not resolve locally raises :class:`~scalescope.errors.DataNotFoundError`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from scalescope.errors import DataNotFoundError, InputError
+from scalescope.observational.constants import (
+    EVALUATED_FAMILIES,
+    FAMILY_COL,
+    FLOPS_COL,
+    MODEL_COL,
+    NO_FLOPS_FAMILIES,
+    PREREGISTERED_MODELS,
+)
+
+#: scalescope.data dataset name -> upstream file name.
+FILES = {
+    "obsscaling-base": "base_llm_benchmark_eval.csv",
+    "obsscaling-base-sub10b": "base_llm_benchmark_eval_sub_10b.csv",
+    "obsscaling-emergent": "base_llm_emergent_capability_eval.csv",
+    "obsscaling-post-training": "base_llm_post_training_eval.csv",
+    "obsscaling-instruct": "instruct_llm_benchmark_eval.csv",
+    "obsscaling-agent": "instruct_llm_agent_eval.csv",
+}
+
+
+def _local_path(name: str) -> Path | None:
+    root = os.environ.get("SCALESCOPE_DATA_DIR")
+    if not root:
+        return None
+    p = Path(root) / "obsscaling" / FILES[name]
+    return p if p.is_file() else None
+
+
+def load_table(name: str, *, offline: bool = True) -> pd.DataFrame:
+    """Load one upstream table by its scalescope dataset name (``"obsscaling-base"``, ...).
+
+    Examples
+    --------
+    >>> df = load_table("obsscaling-base")  # doctest: +SKIP
+    >>> df.shape  # doctest: +SKIP
+    (148, 13)
+    """
+    if name not in FILES:
+        raise InputError(f"{name}: unknown obsscaling table (known: {', '.join(FILES)})")
+    try:
+        from scalescope import data as _data  # the shared data layer, when present
+
+        loader = getattr(_data, "load", None)
+    except ImportError:
+        loader = None
+    if loader is not None:
+        try:
+            try:
+                return loader(name, download=not offline)
+            except TypeError:  # a loader without a download switch
+                if offline and _local_path(name) is None:
+                    raise DataNotFoundError(f"{name}: not available offline") from None
+                return loader(name)
+        except DataNotFoundError:
+            raise
+        except (KeyError, LookupError, NotImplementedError):
+            pass  # the data layer does not know this name (yet): fall back to the local file
+    p = _local_path(name)
+    if p is None:
+        raise DataNotFoundError(
+            f"{name}: {FILES[name]} not found offline (set SCALESCOPE_DATA_DIR to a folder containing obsscaling/)"
+        )
+    return pd.read_csv(p)
+
+
+def default_base_models(df: pd.DataFrame, *, include_preregistered: bool = False) -> pd.DataFrame:
+    """The authors' default base-model set: the 28 evaluated families minus the 20 pre-registered models (77 rows)."""
+    keep = df[FAMILY_COL].isin(EVALUATED_FAMILIES)
+    if not include_preregistered:
+        keep &= ~df[MODEL_COL].isin(PREREGISTERED_MODELS)
+    return df.loc[keep].reset_index(drop=True)
+
+
+def flops_families_only(df: pd.DataFrame) -> pd.DataFrame:
+    """Drop the families without training FLOPs (Mistral, Mixtral, Qwen2), as the compute-based analyses do."""
+    keep = ~df[FAMILY_COL].isin(NO_FLOPS_FAMILIES) & df.groupby(FAMILY_COL)[FLOPS_COL].transform("count").gt(0)
+    return df.loc[keep].reset_index(drop=True)
+
+
+def base_models(*, include_preregistered: bool = False, offline: bool = True) -> pd.DataFrame:
+    """The default 77-model base table (spec §1.2, target T1)."""
+    return default_base_models(load_table("obsscaling-base", offline=offline),
+                               include_preregistered=include_preregistered)
+
+
+def join_target(bench: pd.DataFrame, table: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """Inner-join target ``columns`` of ``table`` onto ``bench`` by ``Model`` (keeps ``bench``'s row order)."""
+    cols = [c for c in columns if c not in bench.columns]
+    return bench.merge(table[[MODEL_COL, *cols]], on=MODEL_COL, how="inner")
+
+
+def instruct_models(*, offline: bool = True) -> pd.DataFrame:
+    """The 27 instruct/API models with their agent scores joined (spec §2.4)."""
+    bench = load_table("obsscaling-instruct", offline=offline)
+    agent = load_table("obsscaling-agent", offline=offline)
+    return join_target(bench, agent, [c for c in agent.columns if c != MODEL_COL])

@@ -1,0 +1,157 @@
+"""V-optimal model-subset selection: which families to evaluate to fit a good observational law (spec §1.10, §2.7).
+
+Ruan et al. (2024) Sec 5: choose whole families S so that the average prediction variance over the candidate pool,
+``tr(XᵀX (X_SᵀX_S)⁻¹)``, is small, where X holds the pool's first 3 PC scores. The objective to *maximise* is
+``J(S) = -tr(XᵀX (X_SᵀX_S)⁻¹)``; subsets with fewer than 3 models get ``-inf``. Exhaustive search over every
+combination of up to ``max_families`` families (as upstream; 15,913 combinations for 14 families), vectorised over
+per-family Gram matrices; a greedy forward mode handles larger pools.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from scalescope.errors import InputError
+from scalescope.results import Result
+
+DEFAULT_BUDGETS: tuple[int, ...] = tuple(range(4, 37, 4))
+
+
+@dataclass(frozen=True)
+class SelectionResult(Result):
+    """Best family subset per budget (``table``: budget, objective, n_models, families, models)."""
+
+    mode: str
+    n_combinations: int
+    families: tuple[str, ...]
+    table: pd.DataFrame
+    random_subsets: dict  # budget -> list of family tuples (random baseline, spec §1.10 step 5)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table
+
+    def best(self, budget: int) -> dict:
+        row = self.table.loc[self.table["budget"] == budget]
+        if row.empty:
+            raise InputError(f"--budget: {budget} was not evaluated")
+        return row.iloc[0].to_dict()
+
+
+def _objective(M: np.ndarray, G: np.ndarray, sizes: np.ndarray, min_models: int) -> np.ndarray:
+    """Batched ``-tr(M G⁻¹)`` for Gram matrices ``G`` (n, k, k); ``-inf`` where singular or too small."""
+    out = np.full(len(G), -np.inf)
+    ok = sizes >= min_models
+    if ok.any():
+        Gi = G[ok]
+        det = np.linalg.det(Gi)
+        good = np.abs(det) > 1e-12 * np.maximum(1.0, np.abs(np.trace(Gi, axis1=1, axis2=2)) ** Gi.shape[1])
+        vals = np.full(len(Gi), -np.inf)
+        if good.any():
+            # tr(M G^-1) = tr(G^-1 M) = sum of solve(G, M) diagonal
+            sol = np.linalg.solve(Gi[good], np.broadcast_to(M, Gi[good].shape))
+            vals[good] = -np.trace(sol, axis1=1, axis2=2)
+        out[ok] = vals
+    return out
+
+
+def v_optimal_subsets(X, families, *, budgets=DEFAULT_BUDGETS, max_families: int = 10, include=(),
+                      mode: str = "exhaustive", models=None, n_random: int = 5, seed: int = 0,
+                      min_models: int = 3) -> SelectionResult:
+    """Choose the family subset maximising ``J(S)`` for each budget (models ≤ budget).
+
+    Parameters
+    ----------
+    X
+        Capability scores of the candidate pool (n_models x k), centred on the pool; no intercept column.
+    families
+        Family of each pool row; selection picks whole families.
+    include
+        Families forced into every subset.
+    mode
+        ``"exhaustive"`` (every combination of 1..max_families families) or ``"greedy"`` (forward selection).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(12, 2))
+    >>> fams = np.repeat(["a", "b", "c", "d"], 3)
+    >>> res = v_optimal_subsets(X, fams, budgets=(3, 6), max_families=4)
+    >>> res.n_combinations
+    15
+    """
+    X = np.asarray(X, dtype=float)
+    fam = np.asarray(families).astype(str)
+    models = np.asarray(models if models is not None else [str(i) for i in range(len(X))]).astype(str)
+    names = list(pd.unique(fam))
+    for f in include:
+        if f not in names:
+            raise InputError(f"--include: family {f!r} is not in the candidate pool")
+    if mode not in ("exhaustive", "greedy"):
+        raise InputError(f"--mode: must be exhaustive or greedy, got {mode!r}")
+    M = X.T @ X
+    G_f = np.stack([X[fam == f].T @ X[fam == f] for f in names])
+    n_f = np.array([(fam == f).sum() for f in names])
+    free = [i for i, f in enumerate(names) if f not in include]
+    forced = [names.index(f) for f in include]
+
+    combos: list[tuple[int, ...]] = []
+    if mode == "exhaustive":
+        if len(free) > 22:
+            raise InputError(f"--mode: {len(free)} families is too many for exhaustive search; use --mode greedy")
+        kmax = min(max_families - len(forced), len(free))
+        for k in range(0 if forced else 1, kmax + 1):
+            combos.extend(tuple(sorted(forced + list(c))) for c in itertools.combinations(free, k))
+        A = np.zeros((len(combos), len(names)))
+        for i, c in enumerate(combos):
+            A[i, list(c)] = 1.0
+        sizes = A @ n_f
+        G = np.einsum("cf,fij->cij", A, G_f)
+        J = _objective(M, G, sizes, min_models)
+        rows = []
+        for b in budgets:
+            ok = sizes <= b
+            if not ok.any() or not np.isfinite(J[ok]).any():
+                rows.append({"budget": b, "objective": -np.inf, "n_models": 0, "families": (), "models": ()})
+                continue
+            i = np.flatnonzero(ok)[np.argmax(J[ok])]
+            rows.append(_row(b, J[i], combos[i], names, fam, models))
+    else:
+        rows = []
+        for b in budgets:
+            sel = list(forced)
+            ridge = 1e-9 * np.trace(M) * np.eye(len(M))  # breaks the -inf plateau of the first picks
+            while True:
+                cand = [i for i in free if i not in sel and n_f[sel + [i]].sum() <= b and len(sel) < max_families]
+                if not cand:
+                    break
+                G = np.stack([G_f[sel + [i]].sum(axis=0) + ridge for i in cand])
+                J = _objective(M, G, np.full(len(cand), min_models), min_models)
+                sel.append(cand[int(np.argmax(J))])
+            size = n_f[sel].sum() if sel else 0
+            Jb = _objective(M, G_f[sel].sum(axis=0)[None], np.array([size]), min_models)[0] if sel else -np.inf
+            rows.append(_row(b, Jb, tuple(sorted(sel)), names, fam, models))
+        combos = []
+
+    rand: dict = {}
+    if combos:
+        sizes_all = np.array([n_f[list(c)].sum() for c in combos])
+        for b in budgets:
+            pool = [c for c, s in zip(combos, sizes_all, strict=True) if max(b - 2, 3) <= s <= b]
+            random.seed(seed)
+            random.shuffle(pool)
+            rand[int(b)] = [tuple(names[i] for i in c) for c in pool[:n_random]]
+    table = pd.DataFrame(rows)
+    return SelectionResult(mode=mode, n_combinations=len(combos), families=tuple(names), table=table,
+                           random_subsets=rand)
+
+
+def _row(b, J, combo, names, fam, models) -> dict:
+    fams = tuple(names[i] for i in combo)
+    mods = tuple(models[np.isin(fam, fams)])
+    return {"budget": int(b), "objective": float(J), "n_models": len(mods), "families": fams, "models": mods}

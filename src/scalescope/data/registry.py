@@ -246,6 +246,17 @@ def locate(entry: Entry) -> tuple[Path | None, str]:
     return None, "missing"
 
 
+def check_entry(entry: Entry) -> tuple[str, str, Path | None]:
+    """``(status, where, path)`` of ``entry`` without network: status ok | mismatch | missing; where data_dir |
+    cache | "" (for ``scalescope data verify``; unlike :func:`locate` a mismatch is reported, not raised)."""
+    d = data_dir()
+    candidates = ([(d / entry.key, "data_dir")] if d is not None else []) + [(cache_dir() / entry.key, "cache")]
+    for p, where in candidates:
+        if p.is_file():
+            return ("ok" if _cached_hash(p) == entry.sha256 else "mismatch"), where, p
+    return "missing", "", None
+
+
 def _download(entry: Entry) -> Path:
     """Download ``entry`` into the cache with pooch, verifying its sha256."""
     import pooch

@@ -169,10 +169,11 @@ class PCAImputer:
         self.n_missing_ = int(rows.size)
         self.n_features_in_ = p
         self.feature_names_in_ = names
-        return self._finish(Z, mask)
+        return self._finish(Z, mask, A)
 
-    def _finish(self, Z: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _finish(self, Z: np.ndarray, mask: np.ndarray, A: np.ndarray) -> np.ndarray:
         out = Z * self.scale_ + self.mean_
+        out[~mask] = A[~mask]  # observed entries back bit-for-bit (the scale round trip is not exact)
         if self.clip is not None and mask.any():
             out[mask] = np.clip(out[mask], self.clip[0], self.clip[1])
         return out
@@ -198,7 +199,7 @@ class PCAImputer:
                 Z[rows, cols] = new
                 if delta < self.tol and not self.exact_upstream:
                     break
-        return self._wrap(self._finish(Z, mask), X)
+        return self._wrap(self._finish(Z, mask, A), X)
 
     def fit_transform(self, X, y=None):
         """Fit on ``X`` and return it with the missing entries filled by the fit's final iteration."""

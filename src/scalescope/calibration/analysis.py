@@ -785,6 +785,7 @@ class ScalingExponent(Result):
     labels: list[str]
     sizes: list[float]
     entce: list[float]
+    entce_ci: list[tuple[float, float]]
     exponent: float
     exponent_ci: tuple[float, float]
     intercept: float
@@ -814,7 +815,15 @@ class ScalingExponent(Result):
         return f"Y = e^{{{self.intercept:.2f}}} X^{{{self.exponent:.3f}}}"
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"label": self.labels, "size": self.sizes, "entce": self.entce})
+        return pd.DataFrame(
+            {
+                "label": self.labels,
+                "size": self.sizes,
+                "entce": self.entce,
+                "entce_lower": [c[0] for c in self.entce_ci],
+                "entce_upper": [c[1] for c in self.entce_ci],
+            }
+        )
 
     def summary(self) -> str:
         head = f"Scaling exponent of EntCE on {self.size_axis or 'size'} ({self.family}; {self.n_runs} runs)"
@@ -870,11 +879,12 @@ def fit_exponent(
     if len(sz) != len(runs):
         raise InputError(f"sizes: {len(sz)} values for {len(runs)} runs")
     ent = [float(r.entce) for r in runs]
+    eci = [tuple(r.entce_ci) for r in runs]
 
     def undefined(reason: str, excluded: list[str] | None = None) -> ScalingExponent:
         warnings.warn(reason, stacklevel=3)
         return ScalingExponent(
-            family=family, size_axis=axis, labels=labels, sizes=sz, entce=ent, exponent=math.nan,
+            family=family, size_axis=axis, labels=labels, sizes=sz, entce=ent, entce_ci=eci, exponent=math.nan,
             exponent_ci=(math.nan, math.nan), intercept=math.nan, intercept_ci=(math.nan, math.nan), r2=math.nan,
             n_runs=len(runs), status="undefined", reason=reason, excluded=excluded or [], n_boot_used=0,
             ci_level=level,
@@ -918,7 +928,7 @@ def fit_exponent(
             b_ci = _pct(coef[0], level)
             a_ci = _pct(coef[1], level)
     return ScalingExponent(
-        family=family, size_axis=axis, labels=labels, sizes=sz, entce=ent, exponent=b, exponent_ci=b_ci,
+        family=family, size_axis=axis, labels=labels, sizes=sz, entce=ent, entce_ci=eci, exponent=b, exponent_ci=b_ci,
         intercept=a, intercept_ci=a_ci, r2=r2, n_runs=len(runs), status="ok",
         reason="" if not excluded else f"excluded runs with EntCE <= 0: {', '.join(excluded)}",
         excluded=excluded, n_boot_used=used, ci_level=level,
@@ -1055,7 +1065,7 @@ def temperature_sweep(runs: Sequence[RunCalibration], *, ci: float | None = None
                 if used < nb:
                     reason = f"{nb - used} of {nb} bootstrap replicates had no crossing (left out of the CI)"
     return TemperatureSweep(
-        family=runs[0].family if runs else "",
+        family=runs[0].model if runs else "",
         labels=[r.label for r in runs],
         temperatures=t.tolist(),
         log_loss=[r.log_loss for r in runs],

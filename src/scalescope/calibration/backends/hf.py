@@ -85,6 +85,19 @@ def char_tokenizer(alphabet: str, *, eos_token: str | None = "</s>"):
     return PreTrainedTokenizerFast(tokenizer_object=tk, **kw)
 
 
+def _offline(timeout_s: float = 3.0) -> bool:
+    """True when the hub must not or cannot be reached (offline env vars, or no TCP connection in ``timeout_s``)."""
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
+        return True
+    import socket
+
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout_s).close()
+        return False
+    except OSError:
+        return True
+
+
 class HFBackend(Backend):
     """A transformers causal LM behind the engine's :class:`Backend` protocol.
 
@@ -145,18 +158,24 @@ class HFBackend(Backend):
             raise InputError(f"model '{spec}': expected a model directory (config.json + weights) or a hub id")
         if local.is_dir() and not (local / "config.json").is_file():
             raise InputError(f"model '{spec}': directory has no config.json (not a transformers model)")
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
         kw: dict[str, Any] = {"revision": revision} if revision else {}
+        where = str(local) if local.is_dir() else spec
         try:
-            tok = AutoTokenizer.from_pretrained(str(local) if local.is_dir() else spec, **kw)
-            model = AutoModelForCausalLM.from_pretrained(str(local) if local.is_dir() else spec, dtype=dt, **kw)
+            # Local files first: an unreachable hub would otherwise cost a minute of retries per unknown id.
+            tok = AutoTokenizer.from_pretrained(where, local_files_only=True, **kw)
+            model = AutoModelForCausalLM.from_pretrained(where, dtype=dt, local_files_only=True, **kw)
         except (OSError, ValueError) as e:
-            if not local.is_dir():
-                where = "not found locally and the Hugging Face hub is unreachable (offline)" if offline else (
-                    "not found locally or on the Hugging Face hub")
-                raise InputError(f"model '{spec}': {where}") from e
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise InputError(f"model '{spec}': transformers could not load it ({first})") from e
+            if local.is_dir():
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise InputError(f"model '{spec}': transformers could not load it ({first})") from e
+            if _offline():
+                raise InputError(
+                    f"model '{spec}': not found locally and the Hugging Face hub is unreachable (offline)") from e
+            try:
+                tok = AutoTokenizer.from_pretrained(spec, **kw)
+                model = AutoModelForCausalLM.from_pretrained(spec, dtype=dt, **kw)
+            except (OSError, ValueError) as e2:
+                raise InputError(f"model '{spec}': not found locally or on the Hugging Face hub") from e2
         model = model.to(dev)
         prov = {"revision": revision or getattr(model.config, "_commit_hash", None)}
         return cls(model, tok, name=spec, device=dev, dtype=dt, provenance=prov)

@@ -64,6 +64,22 @@ def parse_results(obj: dict, *, label: str) -> pd.DataFrame:
     >>> parse_results(obj, label="x.json")[["model", "task", "metric", "filter", "value", "n_shot"]].to_dict("records")
     [{'model': 'm', 'task': 'arc_easy', 'metric': 'acc', 'filter': 'none', 'value': 0.5, 'n_shot': 0}]
     """
+    return rows_to_frame(result_rows(obj, label=label))
+
+
+def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
+    """DataFrame with :data:`COLUMNS` and proper dtypes from :func:`result_rows` output."""
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df["value"] = df["value"].astype(float)
+    df["stderr"] = df["stderr"].astype(float)
+    df["n_shot"] = df["n_shot"].astype("Int64")
+    df["higher_is_better"] = df["higher_is_better"].astype("boolean")
+    df["is_group"] = df["is_group"].astype(bool)
+    return df
+
+
+def result_rows(obj: dict, *, label: str) -> list[dict]:
+    """The long rows (dicts) of one results object; see :func:`parse_results`."""
     if not isinstance(obj, dict) or not isinstance(obj.get("results"), dict):
         raise InputError(f"{label}: not an lm-evaluation-harness results file (no 'results' object)")
     config = obj.get("config") if isinstance(obj.get("config"), dict) else {}
@@ -75,7 +91,9 @@ def parse_results(obj: dict, *, label: str) -> pd.DataFrame:
     nshot_map = obj.get("n-shot") if isinstance(obj.get("n-shot"), dict) else {}
     default_shot = config.get("num_fewshot")
     hib_map = obj.get("higher_is_better") if isinstance(obj.get("higher_is_better"), dict) else {}
-    groups = set(obj.get("group_subtasks", {}) or {}) | set(obj.get("groups", {}) or {})
+    # v0.4 lists every task in group_subtasks, standalone ones with []: only a non-empty list makes a group.
+    subtasks = obj.get("group_subtasks") if isinstance(obj.get("group_subtasks"), dict) else {}
+    groups = {g for g, subs in subtasks.items() if subs} | set(obj.get("groups", {}) or {})
 
     rows = []
     for task, metrics in obj["results"].items():
@@ -115,24 +133,23 @@ def parse_results(obj: dict, *, label: str) -> pd.DataFrame:
                     "source_file": label,
                 }
             )
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
-    df["value"] = df["value"].astype(float)
-    df["stderr"] = df["stderr"].astype(float)
-    df["n_shot"] = df["n_shot"].astype("Int64")
-    df["higher_is_better"] = df["higher_is_better"].astype("boolean")
-    df["is_group"] = df["is_group"].astype(bool)
-    return df
+    return rows
+
+
+def load_json(path: str | Path, *, label: str | None = None) -> dict:
+    """Parse a JSON file; invalid UTF-8 or JSON is a one-line :class:`InputError` naming the file and position."""
+    label = label or str(path)
+    text = read_text(path, label=label)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{label}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
 
 
 def read_results_file(path: str | Path, *, label: str | None = None) -> pd.DataFrame:
     """Parse one results JSON file (see :func:`parse_results`)."""
     label = label or str(path)
-    text = read_text(path, label=label)
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{label}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
-    return parse_results(obj, label=label)
+    return parse_results(load_json(path, label=label), label=label)
 
 
 def read_lm_eval(path_or_dir: str | Path) -> pd.DataFrame:
@@ -168,5 +185,8 @@ def read_lm_eval(path_or_dir: str | Path) -> pd.DataFrame:
     files = sorted(p.rglob("results_*.json")) or sorted(p.rglob("*.json"))
     if not files:
         raise InputError(f"{p}: no results_*.json (or any .json) files found under this directory")
-    frames = [read_results_file(f, label=f.relative_to(p).as_posix()) for f in files]
-    return pd.concat(frames, ignore_index=True)
+    rows = []
+    for f in files:
+        label = f.relative_to(p).as_posix()
+        rows.extend(result_rows(load_json(f, label=label), label=label))
+    return rows_to_frame(rows)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from scalescope.data import registry as _reg
-from scalescope.data.lm_eval import read_results_file
+from scalescope.data.lm_eval import load_json, result_rows
 
 SOURCE = (
     "github.com/EleutherAI/pythia @ a19eecb807ec2c79a39ebf18108816e6ffffc1d5, evals/pythia-v1/*, evals/opt/*, "
@@ -116,26 +116,27 @@ def load(*, download: bool = True) -> pd.DataFrame:
     >>> df = load()  # doctest: +SKIP
     >>> df.query("model == 'pythia-12b' and step == 143000 and task == 'lambada_openai' and shots == 0")  # doctest: +SKIP
     """
-    frames = []
+    rows = []
     for entry in _reg.entries("pythia-evals"):
         if not entry.key.endswith(".json"):
             continue
         path = _reg.fetch_file(entry.key, download=download)
-        res = read_results_file(path, label=entry.key)
         info = _describe(entry.relpath)
-        df = pd.DataFrame(
-            {
-                **{k: [v] * len(res) for k, v in info.items()},
-                "shots": res["n_shot"].to_numpy(),
-                "task": res["task"].to_numpy(),
-                "metric": res["metric"].to_numpy(),
-                "value": res["value"].to_numpy(),
-                "stderr": res["stderr"].to_numpy(),
-                "source_file": entry.relpath,
-            }
-        )
-        frames.append(df)
-    df = pd.concat(frames, ignore_index=True)
+        for r in result_rows(load_json(path, label=entry.key), label=entry.key):
+            rows.append(
+                {
+                    **info,
+                    "shots": r["n_shot"],
+                    "task": r["task"],
+                    "metric": r["metric"],
+                    "value": r["value"],
+                    "stderr": r["stderr"],
+                    "source_file": entry.relpath,
+                }
+            )
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
     df["deduped"] = df["deduped"].astype(bool)
     df["shots"] = df["shots"].astype("Int64")
+    df["value"] = df["value"].astype(float)
+    df["stderr"] = df["stderr"].astype(float)
     return df[list(COLUMNS)]

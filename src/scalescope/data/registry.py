@@ -49,7 +49,7 @@ UPSTREAMS: dict[str, Upstream] = {
         "ryoungj/ObsScaling", "4d6e1e43fd2635d04654aa77d1df9d5266ea0382", "eval_results/", "Apache-2.0"
     ),
     "obsscaling/LICENSE": Upstream(
-        "ryoungj/ObsScaling", "4d6e1e43fd2635d04654aa77d1df9d5266ea0382", "", "Apache-2.0"
+        "ryoungj/ObsScaling", "4d6e1e43fd2635d04654aa77d1df9d5266ea0382", "LICENSE", "Apache-2.0"
     ),
     "olmo-ladder": Upstream(
         "allenai/OLMo",
@@ -115,8 +115,8 @@ def upstream_for(key: str) -> tuple[str, Upstream]:
 def url_for(key: str) -> str:
     """The pinned raw-GitHub URL of registry ``key``."""
     prefix, up = upstream_for(key)
-    rest = key[len(prefix) + 1 :] if key != prefix else ""
-    path = up.prefix + rest if rest else up.prefix.rstrip("/")
+    # A single-file mapping (key == prefix) names the upstream path itself; a folder mapping prepends its prefix.
+    path = up.prefix if key == prefix else up.prefix + key[len(prefix) + 1 :]
     return f"https://raw.githubusercontent.com/{up.repo}/{up.commit}/{quote(path, safe='/=')}"
 
 
@@ -134,7 +134,7 @@ def make_registry(data_dir: str | Path, out: str | Path | None = REGISTRY_FILE) 
 
     Walks every folder named in :data:`UPSTREAMS`, hashes each file (except provenance notes such as ``SOURCE.md``)
     and writes ``out`` sorted by key. Run it deliberately after checking new copies against upstream, then commit the
-    result: ``python -m scalescope.data.registry ../shared/data``.
+    result: ``python tools/make_data_registry.py ../shared/data``.
 
     Examples
     --------
@@ -250,7 +250,9 @@ def check_entry(entry: Entry) -> tuple[str, str, Path | None]:
     """``(status, where, path)`` of ``entry`` without network: status ok | mismatch | missing; where data_dir |
     cache | "" (for ``scalescope data verify``; unlike :func:`locate` a mismatch is reported, not raised)."""
     d = data_dir()
-    candidates = ([(d / entry.key, "data_dir")] if d is not None else []) + [(cache_dir() / entry.key, "cache")]
+    candidates = ([(d / entry.key, "data_dir")] if d is not None else []) + [
+        (cache_dir() / entry.key, "cache")
+    ]
     for p, where in candidates:
         if p.is_file():
             return ("ok" if _cached_hash(p) == entry.sha256 else "mismatch"), where, p
@@ -298,13 +300,3 @@ def fetch_file(key: str, *, download: bool = True) -> Path:
         reason = " ".join(str(e).split())
         reason = reason if len(reason) <= 120 else reason[:117] + "..."
         raise _not_found(entry, f"; download failed: {type(e).__name__}: {reason}") from e
-
-
-if __name__ == "__main__":  # pragma: no cover - maintainer tool
-    import sys
-
-    src = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(DATA_DIR_ENV, "")
-    if not src:
-        sys.exit("usage: python -m scalescope.data.registry DATA_DIR")
-    n = len(make_registry(src))
-    print(f"wrote {n} entries to {REGISTRY_FILE}")

@@ -30,7 +30,10 @@ def test_sigmoid_floor_recovers_2d():
     assert abs(m.intercept_ - 0.4) < SIGMOID_COEF_TOL
     assert abs(m.floor_ - 0.1) < FLOOR_TOL
     r = m.result_
-    assert isinstance(r, FitResult) and r.converged and r.n_starts == 6
+    assert isinstance(r, FitResult) and r.converged and 2 <= r.n_starts <= 6
+    full = SigmoidRegression(link="sigmoid-floor", early_stop=False).fit(X, y)
+    assert full.result_.n_starts == 6
+    np.testing.assert_allclose(full.coef_, m.coef_, atol=1e-6)
     assert list(r.params.index) == ["intercept", "w1", "w2", "floor"]
     ci = r.conf_int()
     assert (ci["lower"] < r.params).all() and (r.params < ci["upper"]).all()

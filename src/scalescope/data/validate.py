@@ -250,7 +250,7 @@ def unknown_name(name: str, known: Iterable[str], *, what: str = "dataset") -> I
     unknown dataset 'obsscaling-bsae'; did you mean 'obsscaling-base'? (known: obsscaling-base, olmo-ladder)
     """
     known = list(known)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return InputError(f"unknown {what} {name!r}{hint} (known: {', '.join(known)})")
 

@@ -262,32 +262,32 @@ def fit_law(
     yhat[in_fit] = fit.predict(X[in_fit])
 
     split_lab = np.where(tr, "train", np.where(te, "test", "excluded"))
-    pred = pd.DataFrame({
-        MODEL_COL: d[MODEL_COL].astype(str).to_numpy(),
-        FAMILY_COL: d[FAMILY_COL].astype(str).to_numpy() if FAMILY_COL in d else "",
+    # Build the predictions table in one go: inserting columns one by one into a DataFrame whose column index is
+    # pandas 3's arrow-backed string dtype costs tens of ms per insert, which dominated the AUE sweep.
+    cols: dict = {
+        MODEL_COL: d[MODEL_COL].astype(str).to_numpy(dtype=object),
+        FAMILY_COL: d[FAMILY_COL].astype(str).to_numpy(dtype=object) if FAMILY_COL in d else np.full(len(d), ""),
         "split": split_lab,
         "y": y,
         "y_pred": yhat,
         "z": z,
-    })
+    }
     for c in (FLOPS_COL, SIZE_COL):
         if c in d.columns:
-            pred[c] = pd.to_numeric(d[c], errors="coerce").to_numpy(dtype=float)
+            cols[c] = pd.to_numeric(d[c], errors="coerce").to_numpy(dtype=float)
     for j, name in enumerate(
         [f"PC{i + 1}" for i in range(n_pcs)] if predictor == "pc" else [f"x_{predictor}"]
     ):
-        pred[name] = X[:, j]
+        cols[name] = X[:, j]
 
     eq = None
     if reference_family is not None and FLOPS_COL in d.columns and FAMILY_COL in d.columns:
-        eq = equivalent_compute(z[in_fit], d.loc[in_fit, FAMILY_COL].astype(str).to_numpy(),
-                                pd.to_numeric(d.loc[in_fit, FLOPS_COL], errors="coerce").to_numpy(dtype=float),
-                                reference_family)
+        eq = equivalent_compute(z[in_fit], cols[FAMILY_COL][in_fit], cols[FLOPS_COL][in_fit], reference_family)
         if eq is not None:
             xe = np.full(len(d), np.nan)
             xe[in_fit] = eq.x_log10
-            pred["x_equiv_log10"] = xe
-    pred = pred.loc[in_fit].reset_index(drop=True)
+            cols["x_equiv_log10"] = xe
+    pred = pd.DataFrame({k: v[in_fit] for k, v in cols.items()})
 
     def err(mask, f):
         r = yhat[mask] - y[mask]

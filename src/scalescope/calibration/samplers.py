@@ -233,7 +233,11 @@ class Eta(Transform):
 
 
 class Typical(Transform):
-    """Locally typical: s(x) = |-log p(x) - H(p)|, sort ascending, keep the smallest set with mass >= tau."""
+    """Locally typical: s(x) = |-log p(x) - H(p)|, sort ascending, keep the smallest set with mass >= tau.
+
+    The one token always kept is the most *typical* one (as in Meister et al. and Hugging Face), which need not
+    be the argmax.
+    """
 
     truncates = True
 

@@ -67,9 +67,9 @@ def _ref_keep(kind: str, value: float, z: np.ndarray) -> tuple[np.ndarray, np.nd
         keep[order] = keep_sorted
         margin[order] = np.abs(before - value)
         if kind == "typical":  # ties in score make the order ambiguous
-            with np.errstate(invalid="ignore"):
-                gaps = np.nan_to_num(np.abs(np.diff(np.r_[-1, score[order]])), nan=np.inf)
-            margin[order] = np.minimum(margin[order], gaps * 1e3)
+            with np.errstate(invalid="ignore", over="ignore"):
+                gaps = np.nan_to_num(np.abs(np.diff(np.r_[-1, score[order]])), nan=np.inf, posinf=np.inf)
+                margin[order] = np.minimum(margin[order], gaps * 1e3)
     else:
         if kind == "min_p":
             thresh = value * p.max()

@@ -157,9 +157,13 @@ def show_cmd(name: str, rows: int, no_download: bool) -> None:
         click.echo(cols.to_string(index=False))
         if rows:
             click.echo("")
-            head = df.head(rows)
+            # Wide tables (olmo-ladder has 121 columns) would wrap into noise: show the first few columns only.
+            max_cols = 8
+            head = df.iloc[:rows, :max_cols].copy()
+            if df.shape[1] > max_cols:
+                click.echo(f"first {rows} rows, first {max_cols} of {df.shape[1]} columns:")
             # Long text cells (corpora) would flood the terminal; show their start.
             for c in head.columns:
                 if head[c].dtype == object or pd.api.types.is_string_dtype(head[c].dtype):
                     head[c] = head[c].astype("string").str.replace("\n", "\\n").str.slice(0, 60)
-            click.echo(head.to_string(index=False, max_cols=12))
+            click.echo(head.to_string(index=False))

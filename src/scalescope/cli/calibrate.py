@@ -81,6 +81,8 @@ def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_
     if existed and not resume and any(out_dir.iterdir()):
         raise InputError(f"{out_dir}: exists and is not empty")
     corp = load_corpus(corpus)
+    if quiet and not model_spec.startswith("ngram:"):
+        _silence_hf_progress()
     backend = resolve_model(model_spec, dtype=dtype, device=device, corpus=corp, seed=seed)
     runner = CalibrationRun(cfg)
     prepared = runner.prepare(backend, corp)
@@ -92,6 +94,19 @@ def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
     click.echo(str(out_dir))
+
+
+def _silence_hf_progress() -> None:
+    """--quiet also means no "Loading weights" bars from transformers / huggingface_hub."""
+    try:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    except (ImportError, AttributeError):  # pragma: no cover - optional dependency
+        pass
 
 
 # Sibling commands owned by other modules (E2: analyze, F2: compare) register themselves here when present.

@@ -155,6 +155,15 @@ def log_expected_singleton_mass(m, alpha: float, v: int, *, method: str = "auto"
     v = int(v)
     if method == "auto":
         method = "direct" if v <= _DIRECT_MAX_V else "hybrid"
+    if method in ("direct", "hybrid"):
+        out = _log_exact(m, alpha, v, method)
+        return np.where(m == 1, 0.0, out)  # one token is always a singleton: exactly 1, not 1 - rounding
+    if method == "poisson":
+        return np.log(singleton_mass_poisson(m, alpha, v))
+    raise InputError(f"method={method!r}: use auto, direct, hybrid or poisson")
+
+
+def _log_exact(m: np.ndarray, alpha: float, v: int, method: str) -> np.ndarray:
     if method == "direct":
         return _log_direct(m, zipf_probs(alpha, v))
     if method == "hybrid":
@@ -166,9 +175,7 @@ def log_expected_singleton_mass(m, alpha: float, v: int, *, method: str = "auto"
             tail = np.array([_log_tail_em(float(mi), alpha, Z, h + 1.0, float(v)) for mi in m])
             out = np.logaddexp(out, tail)
         return out
-    if method == "poisson":
-        return np.log(singleton_mass_poisson(m, alpha, v))
-    raise InputError(f"method={method!r}: use auto, direct, hybrid or poisson")
+    raise AssertionError(method)
 
 
 def expected_singleton_mass(m, alpha: float, v: int, *, method: str = "auto"):

@@ -306,3 +306,13 @@ def test_gpu_resume_identical(tmp_path):
     for k in range(3):
         assert RunStore(tmp_path / "full").shard_path(k).read_bytes() == \
             RunStore(tmp_path / "part").shard_path(k).read_bytes()
+
+
+def test_sample_categorical_matches_distribution():
+    q = torch.tensor([[0.1, 0.0, 0.6, 0.3], [0.0, 0.0, 1.0, 0.0]]).repeat(5000, 1)
+    g = torch.Generator().manual_seed(0)
+    draws = stats.sample_categorical(q, g).view(5000, 2)
+    freq = torch.bincount(draws[:, 0], minlength=4).double() / 5000
+    assert freq[1] == 0 and (draws[:, 1] == 2).all()
+    # binomial standard error at n = 5000 is <= 0.0071; 5 sigma
+    np.testing.assert_allclose(freq.numpy(), [0.1, 0.0, 0.6, 0.3], atol=0.036)

@@ -354,7 +354,7 @@ class CalibrationRun:
                               mode="generate")
             logits = logits.float()
             logp, logq = self._dist(logits, transform, ctx)
-            tok = torch.multinomial(logq.exp(), 1, generator=gen).squeeze(1)
+            tok = stats.sample_categorical(logq.exp(), gen)
             token[:, t] = tok
             alive[:, t] = ~ended
             f32["logprob"][:, t] = stats.token_logprob(logq, tok)

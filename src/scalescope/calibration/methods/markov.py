@@ -55,6 +55,8 @@ class FiniteStateLM:
     vocab_size: int
     order: int
     name: str = "markov"
+    # Maps contexts int64 [B, order-1] to state ids [B]; None = the dense grid (state = base-V number of the context).
+    context_fn: Callable[[np.ndarray], np.ndarray] | None = None
 
     @property
     def n_states(self) -> int:
@@ -73,6 +75,8 @@ class FiniteStateLM:
         ctx = [int(x) for x in list(context)[-k:]]
         if len(ctx) < k:
             raise InputError(f"context {ctx}: needs at least {k} tokens for an order-{self.order} model")
+        if self.context_fn is not None:
+            return int(self.context_fn(np.asarray([ctx], dtype=np.int64))[0])
         s = 0
         for tok in ctx:
             s = s * self.vocab_size + tok
@@ -84,13 +88,16 @@ class FiniteStateLM:
         tokens = np.asarray(tokens, dtype=np.int64)
         if k == 0:
             return np.zeros(tokens.shape[:-1], dtype=np.int64)
+        if self.context_fn is not None:
+            ctx = tokens[..., tokens.shape[-1] - k :]
+            return np.asarray(self.context_fn(ctx.reshape(-1, k)), dtype=np.int64).reshape(tokens.shape[:-1])
         s = np.zeros(tokens.shape[:-1], dtype=np.int64)
         for j in range(k):
             s = s * self.vocab_size + tokens[..., tokens.shape[-1] - k + j]
         return s
 
     def context_of(self, state: int) -> list[int]:
-        """The ``order - 1`` tokens of ``state`` (inverse of :meth:`state_of`)."""
+        """The ``order - 1`` tokens of ``state`` (inverse of :meth:`state_of`; dense-grid models only)."""
         out = []
         for _ in range(self.order - 1):
             out.append(int(state % self.vocab_size))
@@ -147,6 +154,27 @@ class FiniteStateLM:
             out = np.asarray(fn(ctx), dtype=np.float64)
             logp[lo : lo + len(s)] = out - _logsumexp(out, axis=1)[:, None]
         return cls(logp, cls._grid_next_state(vocab_size, order), vocab_size, order, name)
+
+    @classmethod
+    def from_ngram(cls, lm, *, name: str | None = None) -> FiniteStateLM:
+        """Build from F1's fitted :class:`~scalescope.calibration.backends.ngram.NGramLM` (Kneser-Ney).
+
+        Uses its exact back-off state chain (``lm.states()``: every context seen in training, all lengths), which is
+        much smaller than the ``V^(n-1)`` grid, so the DP stays exact for e.g. a character 4-gram.
+        """
+        st = lm.states()
+        S, V = int(st.n_states), int(lm.vocab_size_)
+        if S * V > MAX_CELLS:
+            raise InputError(
+                f"n-gram '{name or lm.order}': {S} states x V={V} = {S * V:.3g} table cells exceeds the exact-DP limit "
+                f"{MAX_CELLS:.0e}; use a char tokenizer or a smaller order/vocabulary"
+            )
+        logp = np.log(np.concatenate([st.next_probs(np.arange(lo, min(lo + 4096, S))) for lo in range(0, S, 4096)]))
+        nxt = np.empty((S, V), dtype=np.int64)
+        for lo in range(0, S, 4096):
+            s = np.arange(lo, min(lo + 4096, S))
+            nxt[lo : lo + len(s)] = st.next_state(np.repeat(s, V), np.tile(np.arange(V), len(s))).reshape(len(s), V)
+        return cls(logp, nxt, V, int(lm.order), name or f"ngram:{lm.order}", context_fn=st.state_of)
 
     @classmethod
     def from_tokens(

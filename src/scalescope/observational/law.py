@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from scalescope.errors import InputError
+from scalescope.observational._blas import blas1
 from scalescope.observational.capability import CapabilityResult, fit_capabilities
 from scalescope.observational.compute import EquivalentCompute, equivalent_compute
 from scalescope.observational.constants import (
@@ -154,6 +155,7 @@ def _predictor_features(df: pd.DataFrame, predictor: str) -> np.ndarray:
     raise InputError(f"predictor: unknown predictor {predictor!r} (pc, flops, size, benchmark:NAME)")
 
 
+@blas1
 def fit_law(
     df: pd.DataFrame,
     target: str,

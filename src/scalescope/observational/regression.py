@@ -21,6 +21,7 @@ from scipy import optimize
 from scipy.special import expit
 
 from scalescope.errors import InputError
+from scalescope.observational._blas import single_thread_blas
 from scalescope.results import Result
 
 LINKS = ("sigmoid", "sigmoid-floor")
@@ -86,6 +87,11 @@ def fit_link(X, y, *, link: str = "sigmoid", loss: str = "huber", delta: float =
     >>> np.round(fit.params, 2).tolist()
     [-1.0, 2.0]
     """
+    with single_thread_blas():
+        return _fit_link(X, y, link=link, loss=loss, delta=delta, init=init, maxiter=maxiter)
+
+
+def _fit_link(X, y, *, link, loss, delta, init, maxiter) -> LinkFit:
     if link not in LINKS:
         raise InputError(f"--link: unknown link {link!r} (choose from {', '.join(LINKS)})")
     if loss not in LOSSES:

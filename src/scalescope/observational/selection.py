@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scalescope.errors import InputError
+from scalescope.observational._blas import blas1
 from scalescope.results import Result
 
 DEFAULT_BUDGETS: tuple[int, ...] = tuple(range(4, 37, 4))
@@ -59,6 +60,7 @@ def _objective(M: np.ndarray, G: np.ndarray, sizes: np.ndarray, min_models: int)
     return out
 
 
+@blas1
 def v_optimal_subsets(X, families, *, budgets=DEFAULT_BUDGETS, max_families: int = 10, include=(),
                       mode: str = "exhaustive", models=None, n_random: int = 5, seed: int = 0,
                       min_models: int = 3) -> SelectionResult:

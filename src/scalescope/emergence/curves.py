@@ -191,8 +191,8 @@ def _b_bootstrap(y: np.ndarray, se: np.ndarray, n_boot: int, rng) -> tuple[float
 def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: bool = True) -> CurveAssessment:
     """Statistics (§3), trend label (§3.6) and the emergence verdict of one curve.
 
-    Labels: ``unresolved`` (hard metric never clearly above chance: Test C3), ``breakthrough`` (hinge beats the line
-    by BIC > 6, the kink is upward, and either one interval carries J >= 0.5 of the whole rise or the sigmoid's
+    Labels: ``unresolved`` (hard metric never clearly above chance: Test C3), ``breakthrough`` (hinge -- with an upward
+    kink -- or sigmoid beats the line by BIC > 6, and either one interval carries J >= 0.5 of the whole rise or the sigmoid's
     10-90% width is below the local sampling gap; B is reported but not thresholded because it grows with n), ``inverse`` (significant negative Spearman rho),
     ``non-monotone`` (rho not significant, quadratic term significant), ``predictable`` (R^2 of the line >= 0.9),
     ``trendless`` (neither), else ``noisy-monotone``. ``emergent`` is ``label == "breakthrough"``.
@@ -237,12 +237,17 @@ def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: b
         i = int(np.clip(np.searchsorted(x, s.x0), 1, n - 1)) if n > 1 else 0
         sig["local_gap"] = float(gaps[i - 1]) if gaps.size else float("nan")
         sig["sharper_than_sampling"] = bool(math.isfinite(s.width) and s.width < sig["local_gap"])
+        sse_s = float(s.mse) * n
+        sse_l = float(np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2)) if np.ptp(x) > 0 else float("nan")
+        sig["delta_bic"] = (st._bic(sse_l, n, 2) - st._bic(sse_s, n, 3)) if math.isfinite(sse_l) else float("nan")
     floor: dict = {}
     if curve.metric_kind == "hard" and math.isfinite(curve.chance):
         low = curve.value[: max(2, n // 3)]
         fr = st.floor_test(low, curve.chance, curve.n_items if math.isfinite(curve.n_items) else None)
         floor = fr.to_dict()
-        resolution = fr.min_detectable if math.isfinite(fr.min_detectable) else 2 * st.noise_scale(curve.value)
+        # unknown item counts: the noise of the low segment itself (second differences) sets the resolution
+        resolution = (fr.min_detectable if math.isfinite(fr.min_detectable)
+                      else 2 * st.noise_scale(curve.value[: max(4, n // 3 + 2)]))
         floor["resolution"] = resolution
         floor["max_above_chance"] = float(np.max(curve.value) - curve.chance)
     # ---- label (§3.6)
@@ -251,11 +256,17 @@ def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: b
         label = "unresolved"
         evidence.append(f"max {np.max(curve.value):.3f} within resolution {floor['resolution']:.3f} of chance "
                         f"{curve.chance:.3f}")
-    elif (hinge and hinge["delta_bic"] > BIC_MARGIN and hinge["c"] > 0
+    elif (((hinge and hinge["delta_bic"] > BIC_MARGIN and hinge["c"] > 0)
+           or (sig and sig.get("delta_bic", -np.inf) > BIC_MARGIN))
           and ((math.isfinite(J) and J >= J_EMERGENT) or sig.get("sharper_than_sampling", False))):
         label = "breakthrough"
-        evidence.append(f"hinge beats line by BIC {hinge['delta_bic']:.1f} (p={hinge['p_value']:.3f}), "
-                        f"break at {curve.x_axis}={hinge['tau_raw']:.4g}, B={B:.3g}, J={J:.2f}")
+        if hinge:
+            evidence.append(f"hinge vs line: dBIC {hinge['delta_bic']:.1f} (p={hinge['p_value']:.3f}), "
+                            f"break at {curve.x_axis}={hinge['tau_raw']:.4g}")
+        if sig:
+            evidence.append(f"sigmoid vs line: dBIC {sig['delta_bic']:.1f}, width {sig['width']:.3g} vs local gap "
+                            f"{sig['local_gap']:.3g}")
+        evidence.append(f"B={B:.3g}, J={J:.2f}")
     elif rho < 0 and p_rho < ALPHA:
         label = "inverse"
         evidence.append(f"Spearman rho={rho:.2f} (p={p_rho:.3g})")

@@ -34,6 +34,8 @@ from scalescope.errors import InputError
 from scalescope.results import Result
 
 LN9 = math.log(9.0)
+MAX_GRID = 60  # breakpoint candidates at most
+MAX_CELLS = 4e6  # R * G * n elements per batched hinge solve
 
 
 def _as_curve(x, y, *, min_points: int = 3, name: str = "curve") -> tuple[np.ndarray, np.ndarray]:
@@ -213,11 +215,18 @@ def _hinge_grid(x: np.ndarray, min_side: int) -> np.ndarray:
     mids = np.unique(np.concatenate([(xs[:-1] + xs[1:]) / 2.0, xs]))
     # keep at least `min_side` points on each side so both slopes are identified
     keep = [(np.sum(x <= m) >= min_side) and (np.sum(x > m) >= min_side) for m in mids]
-    return mids[np.asarray(keep, dtype=bool)] if len(mids) else mids
+    mids = mids[np.asarray(keep, dtype=bool)] if len(mids) else mids
+    if mids.size > MAX_GRID:  # dense data (all checkpoints): quantile-spaced candidates keep memory bounded
+        mids = np.unique(np.quantile(mids, np.linspace(0, 1, MAX_GRID)))
+    return mids
 
 
 def _hinge_sse(x: np.ndarray, Y: np.ndarray, taus: np.ndarray, flat_start: bool):
     """SSE (R, G) and coefficients (R, G, p) of hinge fits of every row of ``Y`` (R, n) at every tau (G)."""
+    chunk = max(1, int(MAX_CELLS // max(1, taus.size * x.size)))
+    if Y.shape[0] > chunk:  # bound the (R, G, n) intermediate
+        parts = [_hinge_sse(x, Y[i:i + chunk], taus, flat_start) for i in range(0, Y.shape[0], chunk)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     h = np.maximum(0.0, x[None, :] - taus[:, None])  # (G, n)
     ones = np.ones_like(h)
     if flat_start:

@@ -1,0 +1,81 @@
+"""``scalescope emergence``: emergence statistics and predictability backtests on a dataset or a long CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from scalescope.cli._common import Group, fail, quiet_option
+
+DATA_HELP = "Dataset name (olmo-ladder, gadre-scaling, pythia-evals, obsscaling) or a long CSV (model,task,metric,value,...)."
+
+
+def _prepare(data: str, out: Path):
+    from scalescope.emergence.runner import validate_table
+    from scalescope.emergence.table import load_table
+
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out}: exists and is not a directory")
+    table = load_table(data)
+    validate_table(table, Path(data).name if Path(data).suffix else data)
+    return table
+
+
+@click.group("emergence", cls=Group)
+def emergence() -> None:
+    """Emergent abilities: hard vs soft metrics, x axes, breakthroughness, breakpoints, backtests."""
+
+
+@emergence.command("analyze")
+@click.option("--data", required=True, help=DATA_HELP)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--n-boot", default=100, show_default=True, type=click.IntRange(0, 5000), help="Bootstrap replicates.")
+@click.option("--quick", is_flag=True, help="Fewer x axes and subsamples (faster).")
+@quiet_option
+def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, quiet: bool) -> None:
+    """Per-task emergence verdicts and the argument tests -> OUT/summary.json, figures, section.json.
+
+    \b
+    Example:
+      scalescope emergence analyze --data olmo-ladder --out em-olmo
+      scalescope emergence analyze --data my_results.csv --out em-mine
+    """
+    from scalescope.emergence.runner import run_analyze
+
+    table = _prepare(data, out_dir)
+    s = run_analyze(table, out_dir, name=data, n_boot=n_boot, progress=not quiet, quick=quick)
+    click.echo(f"{out_dir / 'summary.json'} ({s['n_curves']} curves, {s['n_emergent']} flagged emergent)")
+
+
+@emergence.command("backtest")
+@click.option("--data", required=True, help=DATA_HELP)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--holdout", default=None, help="size:K (K largest sizes), top:Q (top compute fraction) or cutoff:FLOPS.")
+@click.option("--json", "as_json", is_flag=True, help="Print the leaderboard as JSON.")
+@quiet_option
+def backtest_cmd(data: str, out_dir: Path, holdout: str | None, as_json: bool, quiet: bool) -> None:
+    """Hold out the largest models and predict their hard metric from smaller ones, per method.
+
+    \b
+    Example:
+      scalescope emergence backtest --data olmo-ladder --out bt-olmo
+      scalescope emergence backtest --data obsscaling --holdout top:0.25 --out bt-obs
+    """
+    from scalescope.cli._common import echo_json
+    from scalescope.emergence.backtest import holdout_mask  # noqa: F401  (validates import early)
+    from scalescope.emergence.runner import run_backtest
+
+    if holdout is not None:
+        import pandas as pd
+
+        holdout_mask(pd.DataFrame({"params_total": [1.0], "train_flops": [1.0]}), holdout)  # flag check first
+    table = _prepare(data, out_dir)
+    s = run_backtest(table, out_dir, name=data, holdout=holdout, progress=not quiet)
+    if as_json:
+        echo_json(s["leaderboard"])
+    else:
+        click.echo(str(out_dir / "summary.json"))
+
+
+backtest_cmd.name = "backtest"

@@ -1,0 +1,203 @@
+"""Run the emergence analyses on one table and write a result directory (summary.json, figures, section.json).
+
+Backs ``scalescope emergence analyze`` / ``backtest`` and the demo. Inputs are validated *before* the output directory
+is created (:func:`validate_table`), and every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scalescope.emergence import arguments as args
+from scalescope.emergence.backtest import backtest, leaderboard, olmo_mmlu_mc_case
+from scalescope.emergence.curves import assess, iter_curves
+from scalescope.errors import InputError
+from scalescope.results import to_jsonable, write_json
+
+
+def validate_table(table: pd.DataFrame, name: str) -> None:
+    """One-line :class:`InputError` for tables that cannot support an emergence analysis."""
+    fin = table[np.isfinite(table["value"])]
+    for metric, g in table.groupby("metric"):
+        if not np.isfinite(g["value"]).any():
+            raise InputError(f"{name}: metric {metric!r} has no finite values (all NaN)")
+    models = fin["model"].nunique()
+    if models < 3:
+        raise InputError(f"{name}: needs at least 3 models to analyse scaling, found {models}")
+    sizes = fin.groupby("model")["params_total"].agg(lambda s: s.dropna().nunique())
+    bad = sizes[sizes > 1]
+    if len(bad):
+        raise InputError(f"{name}: model {bad.index[0]!r} has conflicting sizes (params_total differs across rows)")
+    fl = fin.groupby(["model", "step"], dropna=False)["train_flops"].agg(lambda s: s.dropna().nunique())
+    if (fl > 1).any():
+        m = fl[fl > 1].index[0][0]
+        raise InputError(f"{name}: model {m!r} has conflicting train_flops for one checkpoint")
+    # sizes must rise with compute inside a family at a fixed token budget; otherwise the x axis is not a scale axis
+    last = fin.dropna(subset=["params_total", "train_flops", "tokens"]).groupby(["family", "model"]).last()
+    for (fam, tok), g in last.reset_index().groupby(["family", "tokens"]):
+        g = g.sort_values("params_total")
+        if len(g) >= 2 and (np.diff(g["train_flops"].to_numpy()) < 0).any():
+            raise InputError(f"{name}: family {fam!r}: train_flops decrease while params_total increase at "
+                             f"{tok:.3g} tokens (sizes are not monotone in compute)")
+    if not (np.isfinite(fin["train_flops"]).any() or np.isfinite(fin["params_total"]).any()):
+        raise InputError(f"{name}: needs train_flops or params_total (found neither) to order models by scale")
+
+
+def _savefig(fig, path: Path) -> str:
+    from scalescope.report.style import savefig
+
+    return str(savefig(fig, path).name)
+
+
+def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100, progress: bool = False,
+                quick: bool = False) -> dict:
+    """Every argument test + per-task verdicts on ``table``; writes ``out/summary.json``, figures, section.json."""
+    from scalescope.report import write_section
+    from scalescope.report.figures import emergence as fig_e
+    from scalescope.report.style import new_figure
+
+    t0 = time.perf_counter()
+    x_axis = "log10_flops" if np.isfinite(table["train_flops"]).any() else "log10_params"
+    A = [assess(c, n_boot=n_boot) for c in iter_curves(table, x_axis=x_axis)]
+    if not A:
+        raise InputError(f"{name}: no curve has 3 or more models with a finite value and a scale")
+    mc = args.metric_choice(table, x_axis=x_axis, n_boot=n_boot)
+    axes = ("log10_flops", "flops", "lm_loss", "task_loss") if x_axis == "log10_flops" else ("log10_params",)
+    xa = args.x_axis_choice(table, axes=axes[:2] if quick else axes, n_boot=max(20, n_boot // 5))
+    us = args.u_shape(table, x_axis=x_axis, n_boot=200)
+    dens = None
+    if table["step"].notna().any() and table.groupby("model")["step"].nunique().max() >= 16:
+        big = table.dropna(subset=["params_total"]).groupby("model")["params_total"].first()
+        cnt = table.groupby("model")["step"].nunique()
+        cand = [m for m in big.sort_values(ascending=False).index if cnt.get(m, 0) >= 16][:1]
+        dens = args.sampling_density(table, models=cand, max_curves=10 if quick else 40,
+                                     n_draws=50 if quick else 200)
+    cot = None
+    if (table["prompt_format"] == "cot").any():
+        try:
+            cot = args.cot_vs_direct(table, n_boot=50)
+        except InputError:
+            cot = None
+    case = None
+    if "OLMo-2-7B" in set(table["model"]) and (table["prompt_format"] == "mc").any():
+        case = olmo_mmlu_mc_case(table)
+
+    tasks = {}
+    for a in A:
+        d = a.to_dict()
+        tasks[a.curve] = {
+            "label": a.label, "emergent": a.emergent, "evidence": a.evidence, "n_points": a.n_points,
+            "x_axis": a.x_axis, "metric_kind": a.metric_kind,
+            "breakthroughness": d["breakthroughness"], "breakthroughness_ci": d["breakthroughness_ci"],
+            "breakthroughness_note": "inf/None = flat steps with one jump (median of squared steps is 0)"
+            if not np.isfinite(a.breakthroughness) else "",
+            "jump_share": a.jump_share, "monotonicity_standin": a.monotonicity,
+            "r2_loglinear_standin": a.r2_loglinear,
+            "hinge": {k: d["hinge"].get(k) for k in ("tau_raw", "tau_ci_raw", "delta_bic", "p_value",
+                                                      "slope_before", "slope_after")} if a.hinge else {},
+            "sigmoid": {k: d["sigmoid"].get(k) for k in ("x0_raw", "k", "width", "ci", "delta_bic",
+                                                          "sharper_than_sampling")} if a.sigmoid else {},
+            "floor": d["floor"],
+        }
+    labels = pd.Series([a.label for a in A]).value_counts().to_dict()
+    summary = {
+        "data": name, "x_axis": x_axis, "n_rows": len(table), "n_models": int(table["model"].nunique()),
+        "n_curves": len(A), "labels": labels, "n_emergent": int(sum(a.emergent for a in A)),
+        "tasks": tasks,
+        "metric_choice": mc.verdicts,
+        "x_axis_flips": xa.flips, "du_same_loss": xa.du, "loss_thresholds": xa.thresholds,
+        "u_shape": us.shapes["shape"].value_counts().to_dict() if len(us.shapes) else {},
+        "u_shape_curves": us.shapes[us.shapes["shape"].isin(["U", "inverted-U"])] if len(us.shapes) else [],
+        "sampling_density": ({"dense_vs_sparse": dens.dense_vs_sparse, "subsample_false_flag_rate": dens.subsample}
+                             if dens is not None else None),
+        "cot_vs_direct": cot.crossings if cot is not None else None,
+        "olmo_7b_mmlu_mc_case": ({"anchors": case.anchors, "jump": case.jump, "backtest": case.backtest}
+                                 if case is not None else None),
+        "thresholds_note": "labels use toolkit thresholds (BIC margin 6, J >= 0.5, R^2 >= 0.9), not paper values",
+    }
+    # ---- figures
+    out.mkdir(parents=True, exist_ok=True)
+    figures = []
+    fig, ax = new_figure()
+    fig_e.plot_overview(mc.stats if len(mc.stats) else pd.DataFrame([args._row(a) for a in A]), ax)
+    figures.append((_savefig(fig, out / "overview.png"), "Per curve: jump share vs linearity stand-in, by label."))
+    if len(mc.verdicts):
+        fig, ax = new_figure()
+        fig_e.plot_metric_choice(mc.verdicts, ax)
+        figures.append((_savefig(fig, out / "metric_choice.png"),
+                        "Test A1: jump share under the hard vs soft metric of the same predictions."))
+    if dens is not None and len(dens.subsample):
+        fig, ax = new_figure()
+        fig_e.plot_subsample(dens, ax)
+        figures.append((_savefig(fig, out / "subsample.png"),
+                        "Test C2: how often sparse subsamples of dense checkpoint curves look like a jump."))
+    if cot is not None and len(cot.crossings):
+        fig, ax = new_figure()
+        fig_e.plot_cot(cot, ax)
+        figures.append((_savefig(fig, out / "cot_vs_direct.png"), "Test E1: CoT minus direct exact match."))
+    if case is not None:
+        fig, ax = new_figure(width=5.5)
+        fig_e.plot_mc_case(case, ax)
+        figures.append((_savefig(fig, out / "olmo7b_mmlu_mc.png"),
+                        "OLMo 2 7B MMLU: the MC-letter format jumps between steps "
+                        f"{case.jump['from_step']} and {case.jump['to_step']}; cloze accuracy and bpb stay smooth."))
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    write_json(summary, out / "summary.json")
+    lines = [f"{name}: {len(A)} curves, labels {labels}.",
+             f"Test A1 (metric choice): {mc.verdicts['verdict'].value_counts().to_dict() if len(mc.verdicts) else 'n/a'}.",
+             f"Test B1 (x axis): {len(xa.flips)} emergent flags flip away from log10 FLOPs."]
+    if case is not None:
+        j = case.jump
+        lines.append(f"OLMo 2 7B MMLU MC jump {j['from_step']}->{j['to_step']}: +{j['mc_change']:.3f} "
+                     f"({j['mc_change_over_typical']:.1f}x typical step) while cloze moved {j['cloze_change']:+.4f}.")
+    write_section(out, title=f"Emergence: {name}", kind="emergence", summary="\n".join(lines), figures=figures,
+                  metrics={"n_curves": len(A), "n_emergent": summary["n_emergent"]}, order=30)
+    return summary
+
+
+def run_backtest(table: pd.DataFrame, out: Path, *, name: str, holdout: str | None = None,
+                 progress: bool = False) -> dict:
+    """Leave-top-out backtests of every hard curve; writes ``out/summary.json``, figures, section.json."""
+    from scalescope.report import write_section
+    from scalescope.report.figures import emergence as fig_e
+    from scalescope.report.style import new_figure
+
+    r = backtest(table, holdout=holdout, progress=progress)
+    if r.errors.empty:
+        raise InputError(f"{name}: no curve has enough models below and above the hold-out ({r.holdout}) to backtest")
+    board = leaderboard(r)
+    per_task: dict = {}
+    for _, e in r.errors.iterrows():
+        per_task.setdefault(e["curve"], {})[e["method"]] = {
+            "mae": e["mae"], "mae_ci": [e["mae_ci_low"], e["mae_ci_high"]], "max_abs_error": e["max_abs_error"],
+            "n_train": int(e["n_train"]), "n_test": int(e["n_test"])}
+    case = None
+    if "OLMo-2-7B" in set(table["model"]) and (table["prompt_format"] == "mc").any():
+        case = olmo_mmlu_mc_case(table)
+    summary = {"data": name, "holdout": r.holdout, "leaderboard": board, "tasks": per_task,
+               "held_out_models": sorted(set(r.predictions["model"])),
+               "olmo_7b_mmlu_mc_case": ({"fit_until_step": case.fit_until_step, "backtest": case.backtest}
+                                        if case is not None else None)}
+    out.mkdir(parents=True, exist_ok=True)
+    figures = []
+    fig, ax = new_figure(width=5)
+    fig_e.plot_leaderboard(board, ax)
+    figures.append((_savefig(fig, out / "leaderboard.png"), f"Backtest leaderboard ({r.holdout} held out)."))
+    fig, ax = new_figure()
+    fig_e.plot_pred_vs_actual(r.predictions, ax)
+    figures.append((_savefig(fig, out / "pred_vs_actual.png"), "Held-out predictions vs measurements."))
+    r.errors.to_csv(out / ".errors.csv.tmp", index=False)
+    (out / ".errors.csv.tmp").replace(out / "errors.csv")
+    write_json(summary, out / "summary.json")
+    best = board.iloc[0]
+    write_section(out, title=f"Emergence backtest: {name}", kind="emergence",
+                  summary=f"Held out {r.holdout}: best method {best['method']} with mean absolute error "
+                          f"{best['mean_mae']:.4f} (95% CI {best['ci_low']:.4f}-{best['ci_high']:.4f}) over "
+                          f"{int(best['n_curves'])} curves.",
+                  figures=figures, tables=[("errors.csv", "Per-curve backtest errors")],
+                  metrics={"best_method": best["method"], "best_mae": best["mean_mae"]}, order=31)
+    return to_jsonable(summary)

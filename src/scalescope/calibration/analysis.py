@@ -797,6 +797,7 @@ class ScalingExponent(Result):
     excluded: list[str]
     n_boot_used: int
     ci_level: float
+    units: str = "nats"
 
     @property
     def params(self) -> pd.Series:
@@ -880,6 +881,7 @@ def fit_exponent(
         raise InputError(f"sizes: {len(sz)} values for {len(runs)} runs")
     ent = [float(r.entce) for r in runs]
     eci = [tuple(r.entce_ci) for r in runs]
+    units = runs[0].units if runs else "nats"
 
     def undefined(reason: str, excluded: list[str] | None = None) -> ScalingExponent:
         warnings.warn(reason, stacklevel=3)
@@ -887,7 +889,7 @@ def fit_exponent(
             family=family, size_axis=axis, labels=labels, sizes=sz, entce=ent, entce_ci=eci, exponent=math.nan,
             exponent_ci=(math.nan, math.nan), intercept=math.nan, intercept_ci=(math.nan, math.nan), r2=math.nan,
             n_runs=len(runs), status="undefined", reason=reason, excluded=excluded or [], n_boot_used=0,
-            ci_level=level,
+            ci_level=level, units=units,
         )
 
     bad_size = [lab for lab, s in zip(labels, sz) if not (math.isfinite(s) and s > 0)]
@@ -931,7 +933,7 @@ def fit_exponent(
         family=family, size_axis=axis, labels=labels, sizes=sz, entce=ent, entce_ci=eci, exponent=b, exponent_ci=b_ci,
         intercept=a, intercept_ci=a_ci, r2=r2, n_runs=len(runs), status="ok",
         reason="" if not excluded else f"excluded runs with EntCE <= 0: {', '.join(excluded)}",
-        excluded=excluded, n_boot_used=used, ci_level=level,
+        excluded=excluded, n_boot_used=used, ci_level=level, units=units,
     )
 
 

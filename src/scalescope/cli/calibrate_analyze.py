@@ -27,7 +27,7 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def build_summary(study, cfg) -> dict:
+def build_summary(study, cfg, notes: list[str] | None = None) -> dict:
     """The ``summary.json`` payload of a :class:`~scalescope.calibration.analysis.CalibrationStudy`."""
     if study.exponents:
         ok = [e for e in study.exponents if e.status == "ok"]
@@ -47,10 +47,12 @@ def build_summary(study, cfg) -> dict:
         "exponent": exponent,
         "exponents": [e.to_dict() for e in study.exponents],
         "temperature_sweeps": [s.to_dict() for s in study.sweeps],
+        "warnings": list(notes or []),
     }
 
 
-def write_analysis(study, cfg, out: Path, *, title: str = "Entropy calibration", order: int = 40) -> dict:
+def write_analysis(study, cfg, out: Path, *, title: str = "Entropy calibration", order: int = 40,
+                   notes: list[str] | None = None, intro: str = "") -> dict:
     """Write summary.json, CSV tables, figures and section.json of ``study`` into ``out``; returns the summary."""
     from scalescope.report import write_section
     from scalescope.report.figures.calibration import render_study
@@ -61,11 +63,11 @@ def write_analysis(study, cfg, out: Path, *, title: str = "Entropy calibration",
     runs_csv = _write_csv(study.to_frame(), out / "runs.csv")
     curves = pd.concat([r.curves.assign(run=r.label) for r in study.runs], ignore_index=True)
     curves_csv = _write_csv(curves, out / "curves.csv")
-    summary = build_summary(study, cfg)
+    summary = build_summary(study, cfg, notes)
     write_json(summary, out / "summary.json")
 
     u = study.units
-    lines = [
+    lines = ([intro] if intro else []) + [
         f"EntCE = entropy of the model's own generations − log loss on the human continuation ({u}/token; "
         "positive = too random). CIs: bootstrap over prompts.",
     ]
@@ -146,7 +148,7 @@ def analyze(run_dirs, out, bits, early, late, n_boot, ci, seed, entropy, smooth_
             warnings.simplefilter("always")
             data = [read_run(d) for d in run_dirs]
             study = analyze_runs(data, cfg, exclude_nonpositive=exclude_nonpositive, progress=not quiet)
-        summary = write_analysis(study, cfg, out)
+        summary = write_analysis(study, cfg, out, notes=[str(w.message) for w in caught])
     except InputError as e:
         fail(str(e))
     for w in caught:

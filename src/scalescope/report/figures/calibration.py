@@ -55,10 +55,11 @@ def _ema(y: np.ndarray, alpha: float | None) -> np.ndarray:
 def plot_exponent(fits, ax, *, title: str | None = None):
     """Paper Fig. 1: ln EntCE vs ln size, one colour per family, OLS line, legend ``Y = e^a X^b``.
 
-    Families whose exponent is undefined (some EntCE <= 0) are drawn as EntCE (linear scale, on a twin axis
-    would mislead) -- instead their positive points are plotted and the reason is written on the panel.
+    When no family has a defined exponent (some EntCE <= 0, so ln EntCE does not exist) the panel shows EntCE
+    itself on a linear axis against ln size, with a dashed line at 0 and the reason written on the panel.
     """
     fits = _as_list(fits)
+    linear = not any(f.status == "ok" for f in fits)
     notes = []
     for i, f in enumerate(fits):
         color = PALETTE[i % len(PALETTE)]
@@ -66,19 +67,23 @@ def plot_exponent(fits, ax, *, title: str | None = None):
         e = np.array(f.entce, float)
         lo = np.array([c[0] for c in f.entce_ci], float)
         hi = np.array([c[1] for c in f.entce_ci], float)
-        pos = e > 0
-        y = np.where(pos, np.log(np.where(pos, e, 1.0)), np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ylo = np.where(lo > 0, y - np.log(np.where(lo > 0, lo, 1.0)), np.nan)
-            yhi = np.where(hi > 0, np.log(np.where(hi > 0, hi, 1.0)) - y, np.nan)
-        err = np.vstack([np.nan_to_num(ylo), np.nan_to_num(yhi)])
+        if linear:
+            y, pos = e, np.isfinite(e)
+            err = np.vstack([np.nan_to_num(e - lo), np.nan_to_num(hi - e)])
+        else:
+            pos = e > 0
+            y = np.where(pos, np.log(np.where(pos, e, 1.0)), np.nan)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ylo = np.where(lo > 0, y - np.log(np.where(lo > 0, lo, 1.0)), np.nan)
+                yhi = np.where(hi > 0, np.log(np.where(hi > 0, hi, 1.0)) - y, np.nan)
+            err = np.vstack([np.nan_to_num(ylo), np.nan_to_num(yhi)])
         label = f.family
         if f.status == "ok":
             label = f"{f.family}: $Y = e^{{{f.intercept:.2f}}} X^{{{f.exponent:.3f}}}$"
             if math.isfinite(f.exponent_ci[0]):
-                label += f" (b CI [{f.exponent_ci[0]:.3f}, {f.exponent_ci[1]:.3f}])"
-        ax.errorbar(x[pos], y[pos], yerr=err[:, pos], fmt=MARKERS[i % len(MARKERS)], color=color, capsize=2,
-                    label=label)
+                label += f"\n  b CI [{f.exponent_ci[0]:.3f}, {f.exponent_ci[1]:.3f}]"
+        ax.errorbar(x[pos], y[pos], yerr=np.abs(err[:, pos]), fmt=MARKERS[i % len(MARKERS)], color=color,
+                    capsize=2, label=label, ls="-" if linear else "none", lw=0.8)
         if f.status == "ok":
             xx = np.linspace(x.min(), x.max(), 50)
             ax.plot(xx, f.intercept + f.exponent * xx, color=color, lw=1.2)
@@ -86,9 +91,16 @@ def plot_exponent(fits, ax, *, title: str | None = None):
             notes.append(f"{f.family}: {f.reason}")
     axis = fits[0].size_axis if fits else None
     ax.set_xlabel(f"ln {'training tokens' if axis == 'train_tokens' else 'parameters' if axis == 'params' else 'size'}")
-    ax.set_ylabel("ln EntCE (entropy − log loss)")
+    if linear:
+        ax.axhline(0, color="0.4", lw=0.8, ls="--")
+        ax.set_ylabel(f"EntCE ({fits[0].units if fits else 'nats'}/token)")
+    else:
+        ax.set_ylabel("ln EntCE (entropy − log loss)")
     if notes:
-        ax.text(0.02, 0.02, "\n".join(notes), transform=ax.transAxes, fontsize=7, va="bottom", color="#a00")
+        import textwrap
+
+        ax.text(0.02, 0.02, "\n".join(textwrap.fill(n, 70) for n in notes), transform=ax.transAxes, fontsize=7,
+                va="bottom", color="#a00")
     ax.legend(loc="best")
     if title:
         ax.set_title(title)
@@ -116,7 +128,7 @@ def plot_step_curves(runs, ax, *, smooth: float | None = None, bands: bool = Tru
     ax.set_ylabel(f"{u} / token")
     ax.plot([], [], color="0.3", lw=1.4, label="entropy of generations")
     ax.plot([], [], color="0.3", lw=1.2, ls="--", label="log loss on human text")
-    ax.legend(loc="best", ncols=1 if len(runs) < 6 else 2)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
         ax.set_title(title)
     return ax
@@ -200,7 +212,7 @@ def plot_survivors(runs, ax, *, title: str | None = None):
     return ax
 
 
-def render_study(study, out_dir: str | Path, *, smooth: float | None = None) -> list[tuple[str, str]]:
+def render_study(study, out_dir: str | Path, *, smooth: float | None = 0.2) -> list[tuple[str, str]]:
     """Save the standard figures of a study into ``out_dir``; returns ``[(png path, caption), ...]``."""
     out = Path(out_dir)
     figs: list[tuple[str, str]] = []
@@ -214,17 +226,20 @@ def render_study(study, out_dir: str | Path, *, smooth: float | None = None) -> 
         fig, ax = new_figure(width=5.5, height=3.8)
         plot_exponent(fit, ax, title="EntCE scaling")
         save(fig, f"fig1_exponent_{k}.png",
-             f"Fig. 1 style: ln EntCE vs ln {fit.size_axis} for {fit.family} ({fit.n_runs} runs); OLS line and "
-             f"legend Y = e^a X^b; error bars = {fit.ci_level:.0%} bootstrap CIs over prompts. "
-             + (f"Exponent {fit.exponent:+.3f} [{fit.exponent_ci[0]:+.3f}, {fit.exponent_ci[1]:+.3f}]."
-                if fit.status == "ok" else fit.reason))
+             (f"Fig. 1 style: ln EntCE vs ln {fit.size_axis} for {fit.family} ({fit.n_runs} runs); OLS line and "
+              f"legend Y = e^a X^b; error bars = {fit.ci_level:.0%} bootstrap CIs over prompts. "
+              f"Exponent {fit.exponent:+.3f} [{fit.exponent_ci[0]:+.3f}, {fit.exponent_ci[1]:+.3f}]."
+              if fit.status == "ok" else
+              f"EntCE (linear scale; ln EntCE does not exist) vs ln {fit.size_axis} for {fit.family} "
+              f"({fit.n_runs} runs), error bars = {fit.ci_level:.0%} bootstrap CIs over prompts: {fit.reason}."))
     groups = _curve_groups(study)
     for k, (name, runs) in enumerate(groups):
         fig, ax = new_figure(width=6.0, height=3.8)
         plot_step_curves(runs, ax, smooth=smooth, title=name)
         save(fig, f"fig2_step_curves_{k}.png",
              f"Fig. 2 style: per-step entropy of generations (solid) and log loss on human text (dashed), "
-             f"{u}/token, ±1 SE bands (sd/sqrt(samples alive)); {name}.")
+             f"{u}/token, ±1 SE bands (sd/sqrt(samples alive))"
+             + (f", exponential smoothing α={smooth:g} as in the paper" if smooth else "") + f"; {name}.")
         fig, ax = new_figure(width=6.0, height=3.6)
         plot_entce_steps(runs, ax, title=name)
         save(fig, f"entce_steps_{k}.png",

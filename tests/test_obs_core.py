@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalescope.errors import InputError
+from scalescope.fit import PCA
 from scalescope.observational import (
-    CapabilityPCA,
-    PCAImputer,
     SplitSpec,
     aue,
     equivalent_compute,
@@ -21,6 +20,7 @@ from scalescope.observational import (
     fit_capabilities,
     fit_law,
     fit_link,
+    make_imputer,
     split_cutoff,
     split_top_fraction,
     v_optimal_subsets,
@@ -39,37 +39,42 @@ def test_imputer_recovers_rank1_entries():
     X = _rank1()
     Xm = X.copy()
     Xm[[1, 5, 9], [0, 2, 4]] = np.nan
-    imp = PCAImputer().fit(Xm)
-    np.testing.assert_allclose(imp.train_imputed_[[1, 5, 9], [0, 2, 4]], X[[1, 5, 9], [0, 2, 4]], atol=1e-3)
+    imp = make_imputer()
+    out = imp.fit_transform(Xm)
+    np.testing.assert_allclose(out[[1, 5, 9], [0, 2, 4]], X[[1, 5, 9], [0, 2, 4]], atol=1e-3)
     # observed entries are untouched; stops long before max_iter
-    np.testing.assert_allclose(imp.train_imputed_[~np.isnan(Xm)], X[~np.isnan(Xm)])
+    np.testing.assert_allclose(out[~np.isnan(Xm)], X[~np.isnan(Xm)])
     assert imp.n_iter_ < 200
 
 
 def test_imputer_upstream_stop_runs_all_iterations_same_values():
     X = _rank1() + np.random.default_rng(1).normal(0, 0.01, size=(30, 5))
     X[3, 1] = np.nan
-    a = PCAImputer().fit(X)
-    b = PCAImputer(stop="upstream", max_iter=300).fit(X)
+    from scalescope.observational.constants import ImputeConfig
+
+    a = make_imputer()
+    xa = a.fit_transform(X)
+    b = make_imputer(ImputeConfig(stop="upstream", max_iter=300))
+    xb = b.fit_transform(X)
     assert b.n_iter_ == 300
-    np.testing.assert_allclose(a.train_imputed_, b.train_imputed_, atol=1e-4)
+    np.testing.assert_allclose(xa, xb, atol=1e-4)
 
 
 def test_imputer_test_rows_use_train_fit():
     X = _rank1()
-    imp = PCAImputer().fit(X[:20])
+    imp = make_imputer().fit(X[:20])
     T = X[20:].copy()
     T[0, 0] = np.nan
     out = imp.transform(T)
     assert abs(out[0, 0] - X[20, 0]) < 0.02
     with pytest.raises(InputError):
-        PCAImputer().fit(np.full((5, 2), np.nan))
+        make_imputer().fit(np.full((5, 2), np.nan))
 
 
 def test_pca_deterministic_sign_and_evr():
     X = _rank1() + np.random.default_rng(2).normal(0, 0.01, size=(30, 5))
-    p1 = CapabilityPCA(3).fit(X)
-    p2 = CapabilityPCA(3).fit(X[::-1])
+    p1 = PCA(3).fit(X)
+    p2 = PCA(3).fit(X[::-1])
     np.testing.assert_allclose(p1.components_, p2.components_, atol=1e-10)
     for c in p1.components_:
         assert c[np.argmax(np.abs(c))] > 0

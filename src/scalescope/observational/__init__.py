@@ -3,7 +3,7 @@ of language models from a low-dimensional capability space fitted on public benc
 
 Public API (pure functions + frozen results):
 
-- :func:`fit_capabilities`, :class:`PCAImputer`, :class:`CapabilityPCA` — capability space (§1.3-§1.4);
+- :func:`fit_capabilities`, :func:`make_imputer` — capability space (§1.3-§1.4; numerics from scalescope.fit);
 - :func:`family_compute_fits`, :func:`equivalent_compute` — PCs vs compute, equivalent FLOPs (§1.7, §2.2);
 - :func:`fit_link` — sigmoid / floor-sigmoid link regression (§1.6);
 - :func:`fit_law` — one law end to end (normalise, split, features, fit, score) (§1);
@@ -15,7 +15,7 @@ Public API (pure functions + frozen results):
 """
 
 from scalescope.observational.backtest import aue, aue_sweep, cluster_bootstrap_law
-from scalescope.observational.capability import CapabilityPCA, PCAImputer, fit_capabilities
+from scalescope.observational.capability import fit_capabilities, make_imputer
 from scalescope.observational.compute import equivalent_compute, family_compute_fits
 from scalescope.observational.law import LawResult, fit_law, normalise_target
 from scalescope.observational.regression import fit_link
@@ -28,7 +28,7 @@ from scalescope.observational.splits import (
 )
 
 __all__ = [
-    "CapabilityPCA", "LawResult", "PCAImputer", "SplitSpec", "aue", "aue_sweep", "cluster_bootstrap_law",
+    "LawResult", "SplitSpec", "aue", "aue_sweep", "cluster_bootstrap_law",
     "equivalent_compute", "family_compute_fits", "fit_capabilities", "fit_law", "fit_link", "normalise_target",
-    "split_cutoff", "split_leave_family_out", "split_top_fraction", "v_optimal_subsets",
+    "make_imputer", "split_cutoff", "split_leave_family_out", "split_top_fraction", "v_optimal_subsets",
 ]

@@ -73,11 +73,12 @@ def _reference_f64(backend, manifest, df, sampler="pure"):
     P = manifest["prompt_length"]
     T = manifest["steps"]
     cfg = CalibrationConfig(model="m", corpus="toy", prompt_tokens=manifest["prompt_tokens"], steps=T,
-                            samples=manifest["samples"])
+                            samples=manifest["samples"], chat_template=manifest["chat_template"])
     prep = CalibrationRun(cfg).prepare(backend, _corpus())
     transform = parse_sampler(sampler)
     for sid, g in df.groupby("sample_id"):
-        ids = torch.as_tensor(prep.passages.ids[sid])
+        ids = torch.cat([torch.as_tensor(prep.prompt_prefix, dtype=torch.long),
+                         torch.as_tensor(prep.passages.ids[sid])])
         prompt = ids[:P]
         for path, toks in (("gen", torch.tensor(g.token_id.to_numpy())), ("human", ids[P:])):
             seq = torch.cat([prompt, toks])[None]
@@ -316,3 +317,19 @@ def test_sample_categorical_matches_distribution():
     assert freq[1] == 0 and (draws[:, 1] == 2).all()
     # binomial standard error at n = 5000 is <= 0.0071; 5 sigma
     np.testing.assert_allclose(freq.numpy(), [0.1, 0.0, 0.6, 0.3], atol=0.036)
+
+
+def test_chat_template_prefixes_every_prompt(tmp_path):
+    be = _tiny_hf("gpt2")
+    be.tokenizer.chat_template = "{% for m in messages %}ab{{ m['content'][:3] }}{% endfor %}{% if add_generation_prompt %} {% endif %}"
+    manifest, df = _run(be, tmp_path, chat_template=True, samples=2, stop_at_eos=False)
+    assert manifest["prompt_length"] == manifest["prompt_tokens"] + len("abCon ")
+    assert manifest["config"]["chat_template"] is True
+    _reference_f64(be, manifest, df)  # the reference rebuilds prompts from passages + the same prefix
+
+
+def test_chat_template_missing_is_input_error():
+    be = _tiny_hf("gpt2")
+    cfg = CalibrationConfig(model="tiny", corpus="toy", prompt_tokens=6, steps=7, samples=2, chat_template=True)
+    with pytest.raises(InputError, match="no chat template"):
+        CalibrationRun(cfg).prepare(be, _corpus())

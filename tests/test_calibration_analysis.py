@@ -103,6 +103,11 @@ def test_derail_fraction_is_recovered():
     assert lo < 0.15 < hi
     assert "2 x its mean" in r.derail_rule
     assert set(r.traces.loc[r.traces.derailed, "sample_id"]) == set(range(6))
+    assert r.n_collapsed == 0
+    # collapse: the first 5 samples' late entropy drops to a quarter of the early one
+    c = analyze_run(synthetic_records(n_samples=20, n_steps=50, h0=1.0, l0=1.0, derail_samples=5,
+                                      derail_factor=0.25), AnalysisConfig(n_boot=0))
+    assert c.n_collapsed == 5 and c.collapse_fraction == pytest.approx(0.25) and c.n_derailed == 0
 
 
 def test_derail_flags_rules():

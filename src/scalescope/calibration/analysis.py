@@ -479,6 +479,8 @@ class RunCalibration(Result):
     n_derailed: int
     n_derail_eligible: int
     derail_rule: str
+    collapse_fraction: float
+    n_collapsed: int
     coverage: float | None
     log_loss_smooth: dict[str, float]
     entce_smooth: dict[str, float]
@@ -545,7 +547,8 @@ class RunCalibration(Result):
             f"  slope of EntCE_t  {self.slope_per_1000:+.4f} {u} per 1000 steps   CI [{s0:+.4f}, {s1:+.4f}]",
             f"  EntCE early {self.early_window} {self.entce_early:+.4f}   late {self.late_window} "
             f"{self.entce_late:+.4f}",
-            f"  derailed  {self.n_derailed}/{self.n_derail_eligible} = {self.derail_fraction:.3f}",
+            f"  derailed  {self.n_derailed}/{self.n_derail_eligible} = {self.derail_fraction:.3f}   collapsed "
+            f"(late entropy < early / ratio) {self.n_collapsed}/{self.n_derail_eligible}",
         ]
         if self.coverage is not None:
             lines.append(f"  human-token coverage {self.coverage:.4f}")
@@ -684,6 +687,9 @@ def analyze_run(
     thr = float(lv.mean() + cfg.derail_k * lv.std(ddof=1)) if lv.size >= 2 else math.inf
     derailed, eligible = derail_flags(he, hl, thr, ratio=cfg.derail_ratio)
     k_d, n_e = int(derailed.sum()), int(eligible.sum())
+    # The mirror image (v0: too-low entropy = repetition): late mean entropy < early mean / ratio.
+    with np.errstate(invalid="ignore"):
+        k_c = int((eligible & (hl < he / cfg.derail_ratio)).sum())
     rule = (
         f"a sample's mean entropy over steps [{late[0]}, {late[1]}) > {cfg.derail_ratio:g} x its mean over steps "
         f"[{early[0]}, {early[1]}), or > mean + {cfg.derail_k:g} x per-token sd of the human log loss over the "
@@ -755,6 +761,8 @@ def analyze_run(
         n_derailed=k_d,
         n_derail_eligible=n_e,
         derail_rule=rule,
+        collapse_fraction=k_c / n_e if n_e else math.nan,
+        n_collapsed=k_c,
         coverage=coverage,
         log_loss_smooth=smooth_ll,
         entce_smooth=smooth_e,

@@ -189,7 +189,7 @@ def plot_sample_traces(run, ax, *, smooth: float | None = 0.2, title: str | None
         ax.plot(g["step"], _ema(g["entropy"].to_numpy(float), smooth), lw=1.0 if d else 0.6,
                 color=PALETTE[1] if d else "0.6", alpha=0.9 if d else 0.6)
     ax.plot(run.curves["step"], run.curves["log_loss"], color="k", ls="--", lw=1.2, label="mean human log loss")
-    ax.plot([], [], color=PALETTE[1], label=f"derailed ({run.n_derailed}/{run.n_derail_eligible} of all samples)")
+    ax.plot([], [], color=PALETTE[1], label=f"derailed ({run.n_derailed} of {run.n_derail_eligible} eligible samples)")
     ax.plot([], [], color="0.6", label="other samples")
     ax.set_xlabel("generation step t")
     ax.set_ylabel(f"entropy ({run.units} / token)")

@@ -220,7 +220,7 @@ def fit_cmd(benchmarks, target, n_pcs, predictor, split, link, loss, chance, cei
     _csv(pd.DataFrame(res["predictions"]), outp / "predictions.csv")
     figs = []
     fig, ax = new_figure(width=5.0, height=4.0)
-    F.plot_law(law, ax, title=task.label if task else tcol)
+    F.plot_law(law, ax, title=task.label if task else tcol, family_legend=True)
     figs.append((savefig(fig, outp / "prediction.png"), "Target vs capability axis; train/test, family markers."))
     if law.capabilities is not None:
         fig, ax = new_figure(width=6.0, height=2.6)

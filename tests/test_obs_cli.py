@@ -130,3 +130,12 @@ def test_predict_and_score_roundtrip(data_dir, tmp_path):
     pred.write_text(json.dumps(payload))
     assert json.loads(run("score", pred, "--actual", actual, "--json").output)["hash_ok"] is False
     _one_line_error(run("score", tmp_path / "missing.json", "--actual", actual))
+
+
+def test_fit_leave_one_family_out(data_dir, tmp_path):
+    out = tmp_path / "lofo"
+    r = run("fit", "--target", "persian_qa", "--split", "lofo", "--out", out, "--quiet", "--json")
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "result.json").read_text())
+    assert len(res["families"]) >= 10 and res["mean_mse_test"] > 0
+    assert (out / "lofo.png").exists() and (out / "section.json").exists()

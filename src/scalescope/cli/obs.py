@@ -105,7 +105,7 @@ def obs() -> None:
 @click.option("--pcs", "n_pcs", default=3, show_default=True, type=int, help="Number of capability PCs K.")
 @click.option("--predictor", default="pc", show_default=True,
               help="pc | flops | size | benchmark:NAME (baselines use one feature and no PCA).")
-@click.option("--split", "split", default=None, help="cutoff:FLOPs=84 | cutoff:size=7 | top:0.1 | family:NAME "
+@click.option("--split", "split", default=None, help="cutoff:FLOPs=84 | cutoff:size=7 | top:0.1 | family:NAME | lofo "
               "(default: the task's cutoff, else cutoff:FLOPs=84).")
 @click.option("--link", type=click.Choice(["sigmoid", "sigmoid-floor"]), default=None,
               help="Link (default: the task's, else sigmoid).")
@@ -188,6 +188,9 @@ def fit_cmd(benchmarks, target, n_pcs, predictor, split, link, loss, chance, cei
     kw = dict(metrics=metrics, predictor=predictor, n_pcs=n_pcs, link=link, loss=loss, chance=chance,
               ceiling=ceiling, reference_family=reference_family,
               capability_rows="all" if task in C.POST_TRAINING_TASKS else "with_target")
+    if spl.kind == "lofo":
+        _write_lofo(df, tcol, task, kw, out, as_json, quiet)
+        return
     law = fit_law(df, tcol, split=spl, **kw)  # raises InputError (e.g. < 3 training models) before any output
     boot = None
     if n_boot > 0 and law.n_test > 0:
@@ -238,6 +241,44 @@ def fit_cmd(benchmarks, target, n_pcs, predictor, split, link, loss, chance, cei
         echo_json({**metrics_out, "out": str(outp)})
     else:
         click.echo(f"mse_train={law.mse_train:.3e} mse_test={law.mse_test:.3e} ({law.n_train}/{law.n_test}) "
+                   f"-> {outp / 'result.json'}")
+
+
+def _write_lofo(df, tcol, task, kw, out, as_json, quiet):
+    """Leave-one-family-out: one law per held-out family -> result.json, lofo.csv, bar figure, section.json."""
+    from tqdm import tqdm
+
+    from scalescope.observational.backtest import leave_one_family_out
+    from scalescope.observational.outputs import _csv
+    from scalescope.report.section import write_section
+    from scalescope.report.style import PALETTE, new_figure, savefig
+    from scalescope.results import write_json
+
+    n_fam = df[C.FAMILY_COL].nunique()
+    with tqdm(total=n_fam, desc="families", disable=quiet, file=sys.stderr) as bar:
+        res = leave_one_family_out(df, tcol, progress=bar, **kw)
+    if not np.isfinite(res.table["mse_test"]).any():
+        raise InputError("--split lofo: no family could be held out (too few models with a target)")
+    outp = Path(out)
+    outp.mkdir(parents=True, exist_ok=True)
+    write_json({"target": tcol, "split": "leave-one-family-out", "mean_mse_test": res.mean_mse_test,
+                "pooled_mse_test": res.pooled_mse_test, "families": res.table}, outp / "result.json")
+    _csv(res.table, outp / "lofo.csv")
+    t = res.table.dropna(subset=["mse_test"]).sort_values("mse_test")
+    fig, ax = new_figure(width=6.0, height=3.4)
+    ax.barh(t["family"], t["mse_test"], color=PALETTE[0])
+    ax.set_xscale("log")
+    ax.set_xlabel("test MSE (family held out)")
+    figs = [(savefig(fig, outp / "lofo.png"), "Test MSE when each family is held out.")]
+    label = task.label if task else tcol
+    write_section(outp, title=f"Leave-one-family-out: {label}", kind="obs",
+                  summary=f"Mean per-family test MSE {res.mean_mse_test:.2e}; pooled {res.pooled_mse_test:.2e}.",
+                  figures=figs, tables=[(outp / "lofo.csv", "Per-family hold-out results.")],
+                  metrics={"mean_mse_test": res.mean_mse_test, "pooled_mse_test": res.pooled_mse_test}, order=26)
+    if as_json:
+        echo_json({"mean_mse_test": res.mean_mse_test, "pooled_mse_test": res.pooled_mse_test, "out": str(outp)})
+    else:
+        click.echo(f"leave-one-family-out: mean mse_test={res.mean_mse_test:.3e} over {len(t)} families "
                    f"-> {outp / 'result.json'}")
 
 

@@ -14,7 +14,7 @@ Public API (pure functions + frozen results):
   :mod:`~scalescope.observational.targets` — reproduction targets T1-T18.
 """
 
-from scalescope.observational.backtest import aue, aue_sweep, cluster_bootstrap_law
+from scalescope.observational.backtest import aue, aue_sweep, cluster_bootstrap_law, leave_one_family_out
 from scalescope.observational.capability import fit_capabilities, make_imputer
 from scalescope.observational.compute import equivalent_compute, family_compute_fits
 from scalescope.observational.law import LawResult, fit_law, normalise_target
@@ -29,6 +29,7 @@ from scalescope.observational.splits import (
 
 __all__ = [
     "LawResult", "SplitSpec", "aue", "aue_sweep", "cluster_bootstrap_law",
-    "equivalent_compute", "family_compute_fits", "fit_capabilities", "fit_law", "fit_link", "normalise_target",
+    "equivalent_compute", "family_compute_fits", "fit_capabilities", "fit_law", "fit_link", "leave_one_family_out",
+    "normalise_target",
     "make_imputer", "split_cutoff", "split_leave_family_out", "split_top_fraction", "v_optimal_subsets",
 ]

@@ -128,3 +128,41 @@ def cluster_bootstrap_law(df: pd.DataFrame, base: LawResult, *, n_boot: int = 20
     return BootstrapResult(n_boot=n_boot, level=level, mse_test_ci=ci(mte), mse_train_ci=ci(mtr),
                            predictions_ci=pci, n_failed=failed)
 
+
+
+@dataclass(frozen=True)
+class LOFOResult(Result):
+    """Leave-one-family-out backtest: one law per held-out family."""
+
+    target: str
+    table: pd.DataFrame  # family, n_train, n_test, mse_train, mse_test
+    mean_mse_test: float
+    pooled_mse_test: float  # over all held-out models
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table
+
+
+def leave_one_family_out(df: pd.DataFrame, target: str, *, families=None, progress=None, **law_kwargs
+                         ) -> LOFOResult:
+    """Hold out each family in turn (train on all others), as the cross-family check of spec §1.8 / §5 (Sloth)."""
+    fams = df[FAMILY_COL].astype(str)
+    has_y = pd.to_numeric(df[target], errors="coerce").notna()
+    todo = list(pd.unique(fams[has_y])) if families is None else list(families)
+    rows, sq = [], []
+    for f in todo:
+        try:
+            r = fit_law(df, target, train_mask=(fams != f).to_numpy(), **law_kwargs)
+        except (InputError, np.linalg.LinAlgError, ValueError):
+            rows.append({"family": f, "n_train": 0, "n_test": 0, "mse_train": np.nan, "mse_test": np.nan})
+            continue
+        p = r.predictions
+        te = p[p["split"] == "test"]
+        sq.extend(((te["y_pred"] - te["y"]) ** 2).tolist())
+        rows.append({"family": f, "n_train": r.n_train, "n_test": r.n_test, "mse_train": r.mse_train,
+                     "mse_test": r.mse_test})
+        if progress is not None:
+            progress.update(1)
+    tab = pd.DataFrame(rows)
+    return LOFOResult(target=target, table=tab, mean_mse_test=float(np.nanmean(tab["mse_test"])) if len(tab) else
+                      np.nan, pooled_mse_test=float(np.mean(sq)) if sq else np.nan)

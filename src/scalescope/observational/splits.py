@@ -50,7 +50,7 @@ def split_leave_family_out(df: pd.DataFrame, family: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SplitSpec:
-    """A parsed ``--split`` value: ``cutoff:COLUMN=T`` / ``cutoff:T``, ``top:Q`` or ``family:NAME``."""
+    """A parsed ``--split`` value: ``cutoff:COLUMN=T`` / ``cutoff:T``, ``top:Q``, ``family:NAME`` or ``lofo``."""
 
     kind: str
     value: float | str
@@ -71,12 +71,16 @@ class SplitSpec:
             if not 0.0 < q < 1.0:
                 raise InputError(f"--split: top fraction must be in (0, 1), got {q}")
             return cls("top", q)
+        if text in ("lofo", "leave-one-family-out"):
+            return cls("lofo", "all")
         m = re.fullmatch(r"(?:family|lofo):(?P<f>.+)", text)
         if m:
             return cls("family", m.group("f"))
-        raise InputError(f"--split: cannot parse {text!r} (use cutoff:FLOPs=84, top:0.1 or family:NAME)")
+        raise InputError(f"--split: cannot parse {text!r} (use cutoff:FLOPs=84, top:0.1, family:NAME or lofo)")
 
     def train_mask(self, df: pd.DataFrame, y) -> np.ndarray:
+        if self.kind == "lofo":
+            raise InputError("--split: lofo runs one fit per family; use leave_one_family_out()")
         if self.kind == "cutoff":
             return split_cutoff(df, self.column, float(self.value))
         if self.kind == "top":
@@ -88,4 +92,6 @@ class SplitSpec:
             return f"train = {self.column} <= {self.value:g}"
         if self.kind == "top":
             return f"test = top {self.value:g} fraction by target"
+        if self.kind == "lofo":
+            return "leave-one-family-out (each family held out in turn)"
         return f"test = family {self.value}"

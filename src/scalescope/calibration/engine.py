@@ -251,9 +251,15 @@ class CalibrationRun:
             if bar is not None:
                 bar.close()
         elapsed = time.perf_counter() - t0
-        store.update({"status": "complete", "finished_at": _utcnow(), "n_shards": n_shards,
-                      "elapsed_s": round(elapsed, 3),
-                      "tokens_per_s": round(n_tokens / elapsed, 1) if elapsed > 0 and n_tokens else None})
+        old = store.read_manifest()
+        fields: dict[str, Any] = {"status": "complete", "n_shards": n_shards}
+        if written:  # a resume of a finished run changes nothing but the status
+            # Totals over every session of this run (a resumed run adds to what the first session measured).
+            total_s = float(old.get("elapsed_s") or 0.0) + elapsed
+            total_tok = int(old.get("tokens_measured") or 0) + n_tokens
+            fields.update({"finished_at": _utcnow(), "elapsed_s": round(total_s, 3), "tokens_measured": total_tok,
+                           "tokens_per_s": round(total_tok / total_s, 1) if total_s > 0 else None})
+        store.update(fields)
         return Path(out_dir)
 
     def _manifest(self, backend: Backend, corpus: Corpus, prep: PreparedRun) -> dict[str, Any]:

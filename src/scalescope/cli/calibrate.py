@@ -8,6 +8,7 @@ length, output directory) *before* creating RUN_DIR, so a bad input leaves nothi
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 from pathlib import Path
 
@@ -98,6 +99,8 @@ def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_
 
 def _silence_hf_progress() -> None:
     """--quiet also means no "Loading weights" bars from transformers / huggingface_hub."""
+    # transformers' GGUF de-quantisation uses tqdm directly; tqdm >= 4.66 reads TQDM_* variables as defaults.
+    os.environ["TQDM_DISABLE"] = "1"
     try:
         import transformers
 

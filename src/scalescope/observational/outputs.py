@@ -60,6 +60,10 @@ def write_reproduce(out: Path, targets: list[dict], art: dict) -> list[tuple[str
         F.plot_law(ag.law(t.key), ax, title=t.label)
     figs.append((savefig(fig, out / "agent_predictions.png"),
                  "Agent benchmarks (instruct models, top 10% held out, Llama-2-Chat-equivalent axis)."))
+    fig, ax = new_figure(width=6.0, height=1.8)
+    F.plot_metric_weights({t.label: ag.law(t.key) for t in ag.tasks}, ax)
+    figs.append((savefig(fig, out / "agent_weights.png"),
+                 "Which benchmarks the agent laws lean on (PC1-3 weights mapped back to benchmarks)."))
     aues = art["aue"]
     fig, axes = new_figure(ncols=len(aues), width=3.8, height=3.4)
     for ax, (k, r) in zip(axes.ravel(), aues.items(), strict=False):

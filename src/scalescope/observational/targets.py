@@ -32,6 +32,7 @@ TOL_OBJECTIVE = 0.01  # V-optimal objective quoted to 2 decimals
 TOL_EQUIV = 0.005  # equivalence-fit slope/intercept quoted to 3 decimals
 TOL_X_EQUIV = 0.01  # equivalent log10 FLOPs quoted to 2 decimals
 TOL_FLOOR = 0.002  # AgentBench floor "≈ 0.013"
+TOL_WEIGHT = 0.01  # per-benchmark weights quoted to 2 decimals (spec §2.4)
 
 
 def mse_tolerance(expected: float) -> float:
@@ -177,11 +178,17 @@ def run_targets(progress=None) -> tuple[list[dict], dict]:
     t.add("train MSE", _r(ab.mse_train, 8), 3.7e-4)
     t.add("floor b", _r(ab.fit.floor), 0.013, TOL_FLOOR)
     t.add("test models", sorted(ab.test_models()), sorted(["gpt-4-0613", "claude-2.0"]))
+    w = ab.metric_weights()
+    for m, e in zip(INSTRUCT_METRICS, (2.34, 0.82, 0.32, 0.54, 0.60, -0.42, 2.63), strict=True):
+        t.add(f"weight {m}", _r(w[m], 4), e, TOL_WEIGHT)
     out.append(t)
     t = Target("T13", "AgentBoard, PC1-3, same settings", "spec §2.4 [N=C]")
     t.add("test MSE", _r(abo.mse_test, 8), 3.6e-3)
     t.add("train MSE", _r(abo.mse_train, 8), 2.9e-4)
     t.add("test models", sorted(abo.test_models()), ["gpt-4-0314"])
+    w = abo.metric_weights()
+    for m, e in zip(INSTRUCT_METRICS, (-0.10, -0.31, -0.55, 0.14, 0.56, 2.28, 3.36), strict=True):
+        t.add(f"weight {m}", _r(w[m], 4), e, TOL_WEIGHT)
     out.append(t)
     if progress:
         progress.update(1)

@@ -43,6 +43,24 @@ def plot_loadings(capabilities, ax, *, n_pcs: int = 3, title: str = "Capability 
     return ax
 
 
+def plot_metric_weights(laws: dict, ax, *, title: str = "Per-benchmark weights w_PCᵀ·loadings"):
+    """Heat-map of each law's implied per-benchmark weights (rows = laws, e.g. targets), coolwarm, 2 decimals."""
+    names = list(laws)
+    W = np.vstack([laws[n].metric_weights().to_numpy() for n in names])
+    metrics = list(laws[names[0]].metric_weights().index)
+    v = np.max(np.abs(W)) or 1.0
+    im = ax.imshow(W, cmap="coolwarm", vmin=-v, vmax=v, aspect="auto")
+    ax.set_xticks(range(len(metrics)), metrics, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            ax.text(j, i, f"{W[i, j]:.2f}", ha="center", va="center", fontsize=7)
+    ax.grid(False)
+    ax.set_title(title)
+    ax.figure.colorbar(im, ax=ax, shrink=0.8)
+    return ax
+
+
 def plot_pc_vs_compute(space, ax, *, pc: int = 1, max_families: int = 14):
     """PC-``pc`` against log10 training FLOPs, one marker/colour per family, dashed per-family OLS lines."""
     fit = space.compute_fits[pc - 1]
@@ -170,5 +188,6 @@ def plot_selection_objective(selection, ax):
     return ax
 
 
-__all__ = ["MODEL_COL", "family_markers", "plot_aue", "plot_law", "plot_loadings", "plot_pc_vs_compute",
+__all__ = ["MODEL_COL", "family_markers", "plot_aue", "plot_law", "plot_loadings", "plot_metric_weights",
+           "plot_pc_vs_compute",
            "plot_selection", "plot_selection_objective"]

@@ -333,3 +333,19 @@ def test_chat_template_missing_is_input_error():
     cfg = CalibrationConfig(model="tiny", corpus="toy", prompt_tokens=6, steps=7, samples=2, chat_template=True)
     with pytest.raises(InputError, match="no chat template"):
         CalibrationRun(cfg).prepare(be, _corpus())
+
+
+def test_load_run_helpers(tmp_path):
+    st = RunStore(tmp_path / "r")
+    st.create({"config": {}, "status": "running"})
+    m, df = load_run(tmp_path / "r")
+    assert len(df) == 0 and "human_logprob" in df.columns
+    with pytest.raises(InputError, match="not complete"):
+        load_run(tmp_path / "r", require_complete=True)
+    with pytest.raises(InputError, match="not a calibration run directory"):
+        load_run(tmp_path)
+    _, df = _run(ToyBackend(torch.zeros(4, 4)), tmp_path, "toy", corpus_obj=Corpus.from_documents(
+        "t", ["abcd" * 10] * 3), samples=4)
+    m, sub = load_run(tmp_path / "toy", columns=["sample_id", "step", "entropy_full"], require_complete=True)
+    assert list(sub.columns) == ["sample_id", "step", "entropy_full"] and len(sub) == 4 * 7
+    assert sub.entropy_full.dtype == np.float32

@@ -209,6 +209,13 @@ def fit_cmd(benchmarks, target, n_pcs, predictor, split, link, loss, chance, cei
     outp.mkdir(parents=True, exist_ok=True)
     res = law.to_dict()
     res["split"] = spl.describe()
+    if C.FLOPS_COL in law.predictions and predictor == "pc":
+        # spec §1.5/§4.4: compute baselines cannot score models without FLOPs, so also report the PC law's test MSE
+        # on the test models that have FLOPs (the set a FLOPs baseline would be scored on)
+        pr = law.predictions
+        with_flops = pr.loc[(pr["split"] == "test") & pr[C.FLOPS_COL].notna(), C.MODEL_COL]
+        res["mse_test_models_with_flops"] = law.mse_on(with_flops)
+        res["n_test_models_with_flops"] = int(len(with_flops))
     res["benchmarks"] = benchmarks
     res["target_spec"] = target
     if boot is not None:

@@ -54,6 +54,11 @@ def write_reproduce(out: Path, targets: list[dict], art: dict) -> list[tuple[str
         F.plot_law(post.law(t.key), ax, title=t.label)
     figs.append((savefig(fig, out / "post_training_predictions.png"),
                  "GSM8K with CoT / self-consistency: floor-sigmoid laws on the Llama-2-equivalent FLOPs axis."))
+    fig, ax = new_figure(width=5.6, height=4.2)
+    F.plot_multi_law({t.label: post.law(t.key) for t in ph}, ax, title="GSM8K: greedy vs CoT vs self-consistency")
+    figs.append((savefig(fig, out / "post_training_methods.png"),
+                 "Post-training methods on one Llama-2-equivalent axis: CoT and self-consistency gains grow with "
+                 "capability (steeper slopes)."))
     ag = art["agents"]
     fig, axes = new_figure(ncols=len(ag.tasks), width=4.2, height=3.6)
     for ax, t in zip(axes.ravel(), ag.tasks, strict=False):

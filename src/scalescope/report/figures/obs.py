@@ -139,6 +139,34 @@ def plot_law(law, ax, *, title: str | None = None, markers: dict | None = None, 
     return ax
 
 
+def plot_multi_law(laws: dict, ax, *, title: str | None = None):
+    """Several targets on one equivalent-compute axis (paper's multi-method plot, spec §2.5): colour = target,
+    o = train, X = test, fitted form in the legend. Compare slopes and crossovers, not single panels."""
+    for i, (label, law) in enumerate(laws.items()):
+        p = law.predictions
+        if "x_equiv_log10" not in p.columns:
+            continue
+        c = PALETTE[i % len(PALETTE)]
+        x = p["x_equiv_log10"].to_numpy(dtype=float)
+        for split, mk in (("train", "o"), ("test", "X")):
+            sel = (p["split"] == split).to_numpy()
+            ax.scatter(x[sel], p.loc[sel, "y"], marker=mk, color=c, s=18, alpha=0.75, zorder=3)
+        lo, hi = np.nanmin(x), np.nanmax(x)
+        xs = np.linspace(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo), 200)
+        a, cc = law.equivalent.slope, law.equivalent.intercept
+        ax.plot(xs, link_inverse(a * xs + cc, law.fit.floor), color=c, lw=1.6,
+                label=f"{label}: {law.formula().removeprefix('y = ')}")
+    ref = next(iter(laws.values())).equivalent
+    ax.set_xlabel(f"log10 {ref.reference_family if ref else 'reference'}-equiv. FLOPs (1e21)")
+    ax.set_ylabel("Accuracy")
+    ax.scatter([], [], marker="o", color="0.4", label="train")
+    ax.scatter([], [], marker="X", color="0.4", label="test")
+    ax.legend(fontsize=6, loc="upper left")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def plot_aue(aue_result, ax, *, title: str | None = None):
     """Test MSE vs held-out fraction q (x reversed 0.6 -> 0.05, log y), one line per predictor with its AUE."""
     for i, (name, g) in enumerate(aue_result.curves.groupby("predictor", sort=False)):
@@ -189,5 +217,5 @@ def plot_selection_objective(selection, ax):
 
 
 __all__ = ["MODEL_COL", "family_markers", "plot_aue", "plot_law", "plot_loadings", "plot_metric_weights",
-           "plot_pc_vs_compute",
+           "plot_multi_law", "plot_pc_vs_compute",
            "plot_selection", "plot_selection_objective"]

@@ -124,20 +124,8 @@ def v_optimal_subsets(X, families, *, budgets=DEFAULT_BUDGETS, max_families: int
             i = np.flatnonzero(ok)[np.argmax(J[ok])]
             rows.append(_row(b, J[i], combos[i], names, fam, models))
     else:
-        rows = []
-        for b in budgets:
-            sel = list(forced)
-            ridge = 1e-9 * np.trace(M) * np.eye(len(M))  # breaks the -inf plateau of the first picks
-            while True:
-                cand = [i for i in free if i not in sel and n_f[sel + [i]].sum() <= b and len(sel) < max_families]
-                if not cand:
-                    break
-                G = np.stack([G_f[sel + [i]].sum(axis=0) + ridge for i in cand])
-                J = _objective(M, G, np.full(len(cand), min_models), min_models)
-                sel.append(cand[int(np.argmax(J))])
-            size = n_f[sel].sum() if sel else 0
-            Jb = _objective(M, G_f[sel].sum(axis=0)[None], np.array([size]), min_models)[0] if sel else -np.inf
-            rows.append(_row(b, Jb, tuple(sorted(sel)), names, fam, models))
+        rows = [_row(b, *_greedy(M, G_f, n_f, free, forced, b, max_families, min_models), names, fam, models)
+                for b in budgets]
         combos = []
 
     rand: dict = {}
@@ -151,6 +139,61 @@ def v_optimal_subsets(X, families, *, budgets=DEFAULT_BUDGETS, max_families: int
     table = pd.DataFrame(rows)
     return SelectionResult(mode=mode, n_combinations=len(combos), families=tuple(names), table=table,
                            random_subsets=rand)
+
+
+def _greedy(M, G_f, n_f, free, forced, budget, max_families, min_models, n_seeds: int = 20):
+    """Seeded greedy search for large pools: every seed of up to 3 families (vectorised), forward-extend the best
+    ``n_seeds`` seeds one family at a time, then swap single families while J improves. Returns (J, combo)."""
+    ridge = 1e-9 * np.trace(M) * np.eye(len(M))  # lets seeds with < k models be ranked instead of all being -inf
+
+    def J_of(sets):
+        G = np.stack([G_f[list(c)].sum(axis=0) for c in sets])
+        sizes = np.array([n_f[list(c)].sum() for c in sets])
+        J = _objective(M, G, sizes, min_models)
+        Jr = _objective(M, G + ridge, np.full(len(sets), min_models), min_models)
+        return J, Jr
+
+    slots = max_families - len(forced)
+    seeds = [tuple(forced)] if forced else []
+    for k in range(1, min(3, slots) + 1):
+        seeds += [tuple(sorted(forced + list(c))) for c in itertools.combinations(free, k)
+                  if n_f[list(forced + list(c))].sum() <= budget]
+    seeds = [c for c in seeds if c]
+    if not seeds:
+        return -np.inf, ()
+    J, Jr = J_of(seeds)
+    order = np.lexsort((-Jr, -J))[:n_seeds]  # finite J first, then the ridge-ranked ones
+    best = (-np.inf, ())
+    for i in order:
+        sel = list(seeds[i])
+        while len(sel) < max_families:
+            cand = [f for f in free if f not in sel and n_f[sel + [f]].sum() <= budget]
+            if not cand:
+                break
+            Jc, Jrc = J_of([tuple(sel + [f]) for f in cand])
+            cur, cur_r = J_of([tuple(sel)])
+            j = int(np.lexsort((-Jrc, -Jc))[0])
+            if Jc[j] < cur[0] or (not np.isfinite(Jc[j]) and Jrc[j] <= cur_r[0]):
+                break
+            sel.append(cand[j])
+        improved = True
+        while improved:  # single swaps
+            improved = False
+            cur = J_of([tuple(sel)])[0][0]
+            for out in [f for f in sel if f not in forced]:
+                rest = [f for f in sel if f != out]
+                cand = [f for f in free if f not in sel and n_f[rest + [f]].sum() <= budget]
+                if not cand:
+                    continue
+                Jc, _ = J_of([tuple(rest + [f]) for f in cand])
+                j = int(np.argmax(Jc))
+                if Jc[j] > cur + 1e-12:
+                    sel, improved = rest + [cand[j]], True
+                    break
+        Jsel = J_of([tuple(sel)])[0][0]
+        if Jsel > best[0]:
+            best = (Jsel, tuple(sorted(sel)))
+    return best
 
 
 def _row(b, J, combo, names, fam, models) -> dict:

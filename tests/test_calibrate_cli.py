@@ -114,3 +114,27 @@ def test_bad_inputs_one_line_exit_2_no_run_dir(tmp_path, corpus_file, tiny_hf_di
 def test_help_has_example():
     r = CliRunner().invoke(cli, ["calibrate", "run", "--help"])
     assert r.exit_code == 0 and "Example:" in r.output
+
+
+def test_engine_fast_matches_simple(tmp_path, corpus_file):
+    pytest.importorskip("scalescope.calibration.fast.engine")
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from scalescope.calibration.backends.hf import char_tokenizer
+
+    d = tmp_path / "llama"
+    tok = char_tokenizer("abcdefghijklmnopqrstuvwxyz .")
+    LlamaForCausalLM(LlamaConfig(num_hidden_layers=1, hidden_size=32, intermediate_size=64, num_attention_heads=2,
+                                 num_key_value_heads=1, vocab_size=len(tok), max_position_embeddings=128)
+                     ).save_pretrained(d)
+    tok.save_pretrained(d)
+    frames = {}
+    for engine in ("simple", "fast"):
+        r = _invoke(["--model", d, "--corpus", corpus_file, "--prompt-tokens", 16, "--steps", 8, "--samples", 4,
+                     "--engine", engine, "--out", tmp_path / engine, "--quiet", "--dtype", "float32"])
+        assert r.exit_code == 0, r.output
+        frames[engine] = load_run(tmp_path / engine)[1]
+    a, b = frames["simple"], frames["fast"]
+    assert (a.token_id == b.token_id).all()
+    assert (a.entropy_full - b.entropy_full).abs().max() < 1e-4
+    assert (a.human_logprob - b.human_logprob).abs().max() < 1e-4

@@ -44,12 +44,15 @@ def calibrate() -> None:
 @click.option("--prompt-split", type=click.Choice(["auto", "all", "eval", "train"]), default="auto",
               show_default=True, help="Documents prompts come from; auto = eval split for n-grams trained on "
                                       "this corpus, else all.")
+@click.option("--engine", type=click.Choice(["simple", "fast"]), default="simple", show_default=True,
+              help="simple: any backend, step API; fast: static-cache decoder for transformers models "
+                   "(scalescope.calibration.fast), same records.")
 @click.option("--ignore-eos", is_flag=True, help="Keep every row alive even after EOS is sampled.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="RUN_DIR to write.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted RUN_DIR (same configuration required).")
 @quiet_option
 def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_size, shard_size, dtype, device,
-        chat_template, prompt_split, ignore_eos, out_dir, resume, quiet) -> None:
+        chat_template, prompt_split, engine, ignore_eos, out_dir, resume, quiet) -> None:
     """Sample from a model and score human text, recording per-step entropy and log loss.
 
     Writes RUN_DIR/manifest.json and RUN_DIR/shards/*.parquet (one row per sample and step).
@@ -85,7 +88,14 @@ def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_
     if quiet and not model_spec.startswith("ngram:"):
         _silence_hf_progress()
     backend = resolve_model(model_spec, dtype=dtype, device=device, corpus=corp, seed=seed)
-    runner = CalibrationRun(cfg)
+    if engine == "fast":
+        try:
+            from scalescope.calibration.fast.engine import FastCalibrationRun
+        except ImportError as e:
+            raise InputError(f"--engine fast: the fast engine is not available ({e})") from e
+        runner = FastCalibrationRun(cfg)
+    else:
+        runner = CalibrationRun(cfg)
     prepared = runner.prepare(backend, corp)
     try:
         runner.run(backend, corp, out_dir, resume=resume, progress=not quiet, prepared=prepared)

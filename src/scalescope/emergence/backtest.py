@@ -309,7 +309,7 @@ def leaderboard(result: BacktestResult, *, n_boot: int = 1000, random_state: int
     wins = pd.Series(0.0, index=W.columns)
     if len(common):
         best = common.eq(common.min(axis=1), axis=0)
-        wins = best.div(best.sum(1), axis=0).sum()
+        wins = best.div(best.sum(axis=1), axis=0).sum()
     rows = []
     for m, g in e.groupby("method"):
         v = g["mae"].to_numpy(float)

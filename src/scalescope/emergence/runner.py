@@ -36,13 +36,19 @@ def validate_table(table: pd.DataFrame, name: str) -> None:
     if (fl > 1).any():
         m = fl[fl > 1].index[0][0]
         raise InputError(f"{name}: model {m!r} has conflicting train_flops for one checkpoint")
-    # sizes must rise with compute inside a family at a fixed token budget; otherwise the x axis is not a scale axis
-    last = fin.dropna(subset=["params_total", "train_flops", "tokens"]).groupby(["family", "model"]).last()
-    for (fam, tok), g in last.reset_index().groupby(["family", "tokens"]):
-        g = g.sort_values("params_total")
-        if len(g) >= 2 and (np.diff(g["train_flops"].to_numpy()) < 0).any():
-            raise InputError(f"{name}: family {fam!r}: train_flops decrease while params_total increase at "
-                             f"{tok:.3g} tokens (sizes are not monotone in compute)")
+    # a bigger model trained on at least as many tokens cannot have used less compute: otherwise the sizes are not
+    # monotone in compute and the x axis is not a scale axis
+    last = fin.dropna(subset=["params_total", "train_flops"]).groupby(["family", "model"]).last().reset_index()
+    for fam, g in last.groupby("family"):
+        g = g.sort_values(["params_total", "tokens"])
+        p, tk, fl = (g[c].to_numpy(float) for c in ("params_total", "tokens", "train_flops"))
+        tk = np.where(np.isfinite(tk), tk, 0.0)
+        for i in range(len(g) - 1):
+            j = np.arange(i + 1, len(g))
+            bad = (p[j] > p[i]) & (tk[j] >= tk[i]) & (fl[j] < fl[i])
+            if bad.any():
+                raise InputError(f"{name}: family {fam!r}: model {g['model'].iloc[j[bad][0]]!r} is larger than "
+                                 f"{g['model'].iloc[i]!r} but has less train_flops (sizes are not monotone in compute)")
     if not (np.isfinite(fin["train_flops"]).any() or np.isfinite(fin["params_total"]).any()):
         raise InputError(f"{name}: needs train_flops or params_total (found neither) to order models by scale")
 

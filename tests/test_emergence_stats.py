@@ -1,0 +1,95 @@
+"""Unit tests of the emergence statistics (research/emergence.md §3) on synthetic curves with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+from scalescope.emergence import stats as st
+from scalescope.emergence.curves import assess, iter_curves
+from scalescope.emergence.table import finalize
+from scalescope.errors import InputError
+
+
+def test_breakthroughness_linear_is_n_minus_1():
+    assert st.breakthroughness(np.arange(9.0)) == pytest.approx(8.0)
+
+
+def test_breakthroughness_zero_median_is_inf_and_constant_is_nan():
+    assert st.breakthroughness([0.25, 0.25, 0.25, 0.25, 0.7]) == math.inf
+    assert st.breakthroughness([0.7, 0.25, 0.25, 0.25, 0.25]) == -math.inf
+    assert math.isnan(st.breakthroughness([0.3, 0.3, 0.3]))
+    assert math.isnan(st.breakthroughness([0.1, 0.2]))
+
+
+@given(hs.lists(hs.integers(-100, 100), min_size=3, max_size=20), hs.floats(0.1, 10), hs.floats(-5, 5))
+@settings(max_examples=60, deadline=None)
+def test_breakthroughness_affine_invariant(y, a, b):
+    y = np.asarray(y) / 10.0  # grid values: ties stay exact ties under a positive affine map
+    b0, b1 = st.breakthroughness(y), st.breakthroughness(a * y + b)
+    if math.isfinite(b0) and np.median(np.diff(y) ** 2) > 1e-12:
+        assert b1 == pytest.approx(b0, rel=1e-6)
+    assert -1 - 1e-9 <= (st.monotonicity(y) if np.ptp(y) > 0 else 0) <= 1 + 1e-9
+
+
+def test_standins_and_jump_share():
+    assert st.monotonicity([0.1, 0.2, 0.5]) == pytest.approx(1.0)
+    assert st.r2_loglinear([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
+    assert st.jump_share([0, 0, 0, 1]) == pytest.approx(1.0)
+    assert st.signed_range([0.5, 0.1]) == pytest.approx(-0.4)
+
+
+def test_hinge_recovers_break_and_ci_covers():
+    rng = np.random.default_rng(1)
+    x = np.linspace(19, 24, 21)
+    y = 0.25 + 0.2 * np.maximum(0, x - 22.0) + rng.normal(0, 0.01, x.size)
+    r = st.hinge_fit(x, y, n_boot=200)
+    assert abs(r.tau - 22.0) < 0.3
+    assert r.tau_ci[0] <= 22.0 <= r.tau_ci[1]
+    assert r.delta_bic > 6 and r.p_value < 0.05
+    lin = st.hinge_fit(x, 0.1 * x + rng.normal(0, 0.01, x.size), n_boot=200)
+    assert lin.p_value > 0.01
+
+
+def test_hinge_too_few_points():
+    with pytest.raises(InputError, match="at least 5"):
+        st.hinge_fit([1, 2, 3], [1, 2, 3])
+
+
+def test_sigmoid_fit_recovers_and_width():
+    x = np.linspace(20, 24, 15)
+    y = 0.25 + 0.7 / (1 + np.exp(-2.5 * (x - 22.3))) + np.random.default_rng(3).normal(0, 0.005, x.size)
+    r = st.sigmoid_fit(x, y, floor=0.25, ceiling=None)
+    assert r.x0 == pytest.approx(22.3, abs=0.05) and r.k == pytest.approx(2.5, rel=0.1)
+    assert r.width == pytest.approx(2 * math.log(9) / r.k)
+    lo, hi = r.conf_int()["x0"]
+    assert lo <= 22.3 <= hi
+
+
+def test_floor_test_resolution():
+    r = st.floor_test([0.25, 0.251], chance=0.25, n_items=100)
+    assert r.min_detectable == pytest.approx(2 * math.sqrt(0.25 * 0.75 / 100))
+    assert r.p_value > 0.05
+
+
+def _table(y, kind="hard", chance=0.25, n_items=1000.0):
+    f = np.logspace(18, 23, len(y))
+    return finalize(pd.DataFrame({"model": [f"m{i}" for i in range(len(y))], "train_flops": f, "task": "t",
+                                  "metric": "acc", "metric_kind": kind, "value": y, "chance_level": chance,
+                                  "n_items": n_items}))
+
+
+def test_verdicts_on_known_shapes():
+    step = np.r_[np.full(6, 0.25), np.full(4, 0.7)]
+    assert assess(next(iter_curves(_table(step))), n_boot=50).label == "breakthrough"
+    lin = np.linspace(0.3, 0.7, 10)
+    assert assess(next(iter_curves(_table(lin))), n_boot=50).label == "predictable"
+    flat = 0.25 + np.random.default_rng(0).normal(0, 0.002, 10)
+    assert assess(next(iter_curves(_table(flat))), n_boot=50).label == "unresolved"
+    inv = np.linspace(0.7, 0.3, 10) + np.random.default_rng(0).normal(0, 0.03, 10)
+    assert assess(next(iter_curves(_table(inv))), n_boot=50).label == "inverse"

@@ -139,3 +139,12 @@ def test_fit_leave_one_family_out(data_dir, tmp_path):
     res = json.loads((out / "result.json").read_text())
     assert len(res["families"]) >= 10 and res["mean_mse_test"] > 0
     assert (out / "lofo.png").exists() and (out / "section.json").exists()
+
+
+def test_fit_rejects_percent_scale_benchmarks(data_dir, tmp_path):
+    bench, tgt, base, _ = _user_csvs(data_dir, tmp_path)
+    pct = tmp_path / "pct.csv"
+    base.assign(MMLU=base["MMLU"] * 100).to_csv(pct, index=False)
+    msg = _one_line_error(run("fit", "--benchmarks", pct, "--target", f"{tgt}:parsinlu_qa_2_acc",
+                              "--out", tmp_path / "y"))
+    assert "MMLU" in msg and not (tmp_path / "y").exists()

@@ -56,7 +56,12 @@ def _load_benchmarks(spec: str) -> tuple[pd.DataFrame, str]:
         df = D.load_table(name)
         return (D.default_base_models(df) if name == "obsscaling-base" else df), "base"
     if spec.lower().endswith(".csv") or Path(spec).exists():
-        return _read_csv(spec, "--benchmarks"), "csv"
+        if not Path(spec).is_file():
+            raise InputError(f"--benchmarks {spec}: no such file")
+        from scalescope.data import read_benchmark_csv
+
+        # the data layer validates: unique Model, numeric scores in [0, 1], numeric FLOPs/size metadata
+        return read_benchmark_csv(spec), "csv"
     raise InputError(f"--benchmarks: {spec!r} is neither a known table ({', '.join(sorted(set(_BENCH_ALIASES)))}) "
                      "nor an existing CSV file")
 

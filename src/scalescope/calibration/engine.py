@@ -360,14 +360,14 @@ class CalibrationRun:
                               mode="generate")
             logits = logits.float()
             logp, logq = self._dist(logits, transform, ctx)
-            tok = stats.sample_categorical(logq.exp(), gen)
+            h_q, q = stats.entropy_and_probs(logq)
+            tok = stats.sample_categorical(q, gen)
             token[:, t] = tok
             alive[:, t] = ~ended
             f32["logprob"][:, t] = stats.token_logprob(logq, tok)
             f32["logprob_model"][:, t] = stats.token_logprob(logp, tok)
-            f32["entropy_full"][:, t] = stats.entropy_from_logprobs(logp)
-            f32["entropy_sampled"][:, t] = f32["entropy_full"][:, t] if logq is logp else \
-                stats.entropy_from_logprobs(logq)
+            f32["entropy_sampled"][:, t] = h_q
+            f32["entropy_full"][:, t] = h_q if logq is logp else stats.entropy_from_logprobs(logp)
             if stop_at_eos and eos is not None:
                 ended |= tok == eos
             hist[:, P + t] = tok

@@ -29,6 +29,7 @@ __all__ = [
     "log_softmax",
     "entropy",
     "entropy_from_logprobs",
+    "entropy_and_probs",
     "token_logprob",
     "mixture_logprob",
     "sample_categorical",
@@ -53,6 +54,13 @@ def entropy_from_logprobs(logprobs: torch.Tensor) -> torch.Tensor:
     """
     lp = logprobs.float()
     return -(lp.exp() * lp.clamp(min=torch.finfo(lp.dtype).min)).sum(dim=-1)
+
+
+def entropy_and_probs(logprobs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(entropy [...], probs [..., V])`` sharing one ``exp`` (the engine samples from the same probabilities)."""
+    lp = logprobs.float()
+    p = lp.exp()
+    return -(p * lp.clamp(min=torch.finfo(lp.dtype).min)).sum(dim=-1), p
 
 
 def entropy(logits: torch.Tensor) -> torch.Tensor:

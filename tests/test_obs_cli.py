@@ -148,3 +148,12 @@ def test_fit_rejects_percent_scale_benchmarks(data_dir, tmp_path):
     msg = _one_line_error(run("fit", "--benchmarks", pct, "--target", f"{tgt}:parsinlu_qa_2_acc",
                               "--out", tmp_path / "y"))
     assert "MMLU" in msg and not (tmp_path / "y").exists()
+
+
+def test_demo_writes_section(data_dir, tmp_path):
+    from scalescope.observational.demo import run_demo
+
+    run_demo(tmp_path / "demo")
+    sec = json.loads((tmp_path / "demo" / "section.json").read_text())
+    assert sec["kind"] == "obs" and len(sec["figures"]) == 3
+    assert all((tmp_path / "demo" / f["path"]).exists() for f in sec["figures"])

@@ -221,6 +221,11 @@ def fit_cmd(benchmarks, target, n_pcs, predictor, split, link, loss, chance, cei
         with_flops = pr.loc[(pr["split"] == "test") & pr[C.FLOPS_COL].notna(), C.MODEL_COL]
         res["mse_test_models_with_flops"] = law.mse_on(with_flops)
         res["n_test_models_with_flops"] = int(len(with_flops))
+        from scalescope.observational.compute import family_compute_fits
+
+        # spec §2.2: within-family log-linearity of PC-1 (this split's PCA) in log10 FLOPs, families with >= 3 models
+        fc = family_compute_fits(pr["PC1"], pr[C.FLOPS_COL], pr[C.FAMILY_COL], metric="PC-1")
+        res["pc1_vs_log10_flops"] = {"mean_r2": fc.mean_r2, "pooled_r2": fc.pooled_r2, "families": fc.families}
     res["benchmarks"] = benchmarks
     res["target_spec"] = target
     if boot is not None:

@@ -158,4 +158,5 @@ def analyze(run_dirs, out, bits, early, late, n_boot, ci, seed, entropy, smooth_
         echo_json(summary)
     elif not quiet:
         click.echo(study.summary())
-    click.echo(f"wrote {out / 'summary.json'}" + ("" if quiet else f" and figures in {out}"))
+    # with --json, stdout is exactly the JSON document; where outputs went goes to stderr
+    click.echo(f"wrote {out / 'summary.json'}" + ("" if quiet else f" and figures in {out}"), err=as_json)

@@ -1,8 +1,9 @@
 """Loading the observational-scaling tables and building the paper's default model sets (spec §1.2, §2.3-§2.5).
 
-Uses :func:`scalescope.data.load` (sha256-pinned, offline-first) when the data layer is importable, else reads
-``$SCALESCOPE_DATA_DIR/obsscaling/<file>`` directly. Either way no download is attempted here when ``offline=True``:
-a table that does not resolve locally raises :class:`~scalescope.errors.DataNotFoundError`.
+Uses :func:`scalescope.data.load` (sha256-pinned; ``$SCALESCOPE_DATA_DIR``, then the cache, then the pinned
+download) when the data layer is importable, else reads ``$SCALESCOPE_DATA_DIR/obsscaling/<file>`` directly. With
+``offline=True`` (the demo) nothing is downloaded: a table that does not resolve locally raises
+:class:`~scalescope.errors.DataNotFoundError`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _local_path(name: str) -> Path | None:
     return p if p.is_file() else None
 
 
-def load_table(name: str, *, offline: bool = True) -> pd.DataFrame:
+def load_table(name: str, *, offline: bool = False) -> pd.DataFrame:
     """Load one upstream table by its scalescope dataset name (``"obsscaling-base"``, ...).
 
     Examples
@@ -92,7 +93,7 @@ def flops_families_only(df: pd.DataFrame) -> pd.DataFrame:
     return df.loc[keep].reset_index(drop=True)
 
 
-def base_models(*, include_preregistered: bool = False, offline: bool = True) -> pd.DataFrame:
+def base_models(*, include_preregistered: bool = False, offline: bool = False) -> pd.DataFrame:
     """The default 77-model base table (spec §1.2, target T1)."""
     return default_base_models(load_table("obsscaling-base", offline=offline),
                                include_preregistered=include_preregistered)
@@ -104,7 +105,7 @@ def join_target(bench: pd.DataFrame, table: pd.DataFrame, columns: list[str] | t
     return bench.merge(table[[MODEL_COL, *cols]], on=MODEL_COL, how="inner")
 
 
-def instruct_models(*, offline: bool = True) -> pd.DataFrame:
+def instruct_models(*, offline: bool = False) -> pd.DataFrame:
     """The 27 instruct/API models with their agent scores joined (spec §2.4)."""
     bench = load_table("obsscaling-instruct", offline=offline)
     agent = load_table("obsscaling-agent", offline=offline)

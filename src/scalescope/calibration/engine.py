@@ -337,9 +337,12 @@ class CalibrationRun:
     @staticmethod
     def _dist(logits: torch.Tensor, transform: Transform, ctx: StepContext):
         """(log p̂, log q) in float32 for one step; shares the buffer when the transform is the identity."""
+        logits = logits.float()
         logp = stats.log_softmax(logits)
-        zq = transform(logits.float(), ctx)
-        logq = logp if zq is logits or zq.data_ptr() == logits.data_ptr() else stats.log_softmax(zq)
+        zq = transform(logits, ctx)
+        # Identity transforms return the very same tensor; anything else (even an in-place edit) is re-normalised.
+        logq = logp if zq is logits and not transform.truncates and transform.spec in ("pure", "temp=1") \
+            else stats.log_softmax(zq)
         return logp, logq
 
     def _generate(self, backend: Backend, transform: Transform, prompts: torch.Tensor, steps: int,

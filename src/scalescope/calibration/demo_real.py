@@ -44,7 +44,7 @@ WINDOWS: tuple[tuple[int, int], ...] = ((0, 16), (16, 48), (48, 96), (96, 192))
 
 @dataclass(frozen=True)
 class RealDemoConfig:
-    """Sizes of the real-model demo (defaults chosen for ~5 minutes on 2 shared CPU cores, see BENCHMARKS.md).
+    """Sizes of the real-model demo (defaults chosen for ~5 minutes on 2 quiet CPU cores, see BENCHMARKS.md).
 
     samples : prompts for each temperature setting. sampler_samples : prompts for each truncating sampler.
     temperatures : the temperature path (1.0 = pure sampling). truncation : truncating sampler specs.
@@ -52,8 +52,8 @@ class RealDemoConfig:
     overrun it is skipped and listed in the report. n_boot : bootstrap replicates over prompts.
     """
 
-    samples: int = 16
-    sampler_samples: int = 8
+    samples: int = 32
+    sampler_samples: int = 16
     steps: int = 192
     prompt_tokens: int = 64
     batch_size: int = 16
@@ -65,7 +65,7 @@ class RealDemoConfig:
     n_boot: int = 1000
     ci: float = 0.95
     smooth_lambda: float = 1e-3
-    budget_s: float = 330.0
+    budget_s: float = 360.0
     windows: tuple[tuple[int, int], ...] = field(default=WINDOWS)
 
     def settings(self) -> list[tuple[str, str, int]]:

@@ -51,7 +51,7 @@ def plot_mc_case(case, ax) -> None:
     ax2.grid(False)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="center right")
+    ax.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 
 
 def plot_leaderboard(board: pd.DataFrame, ax) -> None:

@@ -53,6 +53,8 @@ def test_cli_compare_char_ngram(tmp_path, data_dir):
     for k in ("entce", "entce_ci", "logloss", "logloss_se", "params", "entce_t"):
         assert k in s["methods"]["future_entropy"]
     assert (out / "section.json").is_file()
+    assert s["split"]["split"] == "passages" and s["split"]["test_documents"] > 1
+    assert "correlated" in json.loads((out / "section.json").read_text())["summary"]
 
 
 @pytest.mark.parametrize(
@@ -61,6 +63,8 @@ def test_cli_compare_char_ngram(tmp_path, data_dir):
         (["--methods", "base,bogus"], "unknown method"),
         (["--model", "gpt2"], "n-gram"),
         (["--steps", "0"], "--steps"),
+        (["--stride", "0"], "--stride"),
+        (["--split", "bogus"], "--split"),
     ],
 )
 def test_cli_compare_bad_input(tmp_path, args, needle):

@@ -28,7 +28,16 @@ from scalescope.errors import InputError
                    "future_entropy_eb (α_t shrunk toward their mean, empirical Bayes).")
 @click.option("--steps", type=int, default=64, show_default=True, help="T: horizon (generated/scored tokens).")
 @click.option("--samples", type=int, default=500, show_default=True,
-              help="Passages per split (FIT and TEST each; fewer if the corpus has fewer).")
+              help="Passages per split (FIT and TEST each; fewer if the corpus has fewer; 0 = all).")
+@click.option("--split", type=click.Choice(["passages", "documents"]), default="passages", show_default=True,
+              help="FIT/TEST unit. passages: a seeded permutation of non-overlapping passages (segments) of the eval "
+                   "documents -- exchangeable halves, but both halves hold passages of the same documents and those "
+                   "are correlated (TEST = new passages, not new documents). documents: whole documents -- "
+                   "held out per document, but with few documents the halves differ systematically.")
+@click.option("--stride", type=int, default=None,
+              help="Tokens between window starts (default P+T: non-overlapping). Smaller packs more, overlapping "
+                   "windows into segments of 4 windows' width; FIT and TEST never overlap and CIs/SEs are "
+                   "clustered by segment.")
 @click.option("--prompt-tokens", type=int, default=32, show_default=True, help="P: prompt tokens.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--top-p", type=float, default=0.9, show_default=True)
@@ -41,21 +50,25 @@ from scalescope.errors import InputError
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the per-method summary as JSON.")
 @quiet_option
-def compare(model_spec, corpus, methods, steps, samples, prompt_tokens, seed, top_p, min_p, smoothing,
+def compare(model_spec, corpus, methods, steps, samples, split, stride, prompt_tokens, seed, top_p, min_p, smoothing,
             lookahead_top_k, mc_samples, out_dir, as_json, quiet) -> None:
     """Fit calibration methods on human text and compare EntCE and log loss on held-out prompts.
+
+    FIT (human text on which α, α_t, τ are fitted) and TEST (where every method is scored) are halves of the
+    corpus's eval split, by passage (default) or by document (see --split).
 
     \b
     Example:
       scalescope calibrate compare --model ngram:3@20k/char --corpus tinyshakespeare \\
-          --methods base,temperature,lookahead,future_entropy --steps 64 --out cmp1
+          --methods base,temperature,lookahead,future_entropy,future_entropy_eb --steps 64 \\
+          --split passages --stride 48 --samples 0 --out cmp1
     """
     from scalescope.calibration.methods.compare import CompareConfig, compare_methods
 
     cfg = CompareConfig(
         model=model_spec, corpus=corpus, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
         steps=steps, samples=samples, prompt_tokens=prompt_tokens, seed=seed, top_p=top_p, min_p=min_p,
-        smoothing=smoothing, lookahead_top_k=lookahead_top_k, mc_samples=mc_samples,
+        smoothing=smoothing, lookahead_top_k=lookahead_top_k, mc_samples=mc_samples, split=split, stride=stride,
     ).validate()
     if lookahead_top_k is not None and lookahead_top_k < 1:
         raise InputError(f"--lookahead-top-k: must be >= 1 (got {lookahead_top_k})")
@@ -90,7 +103,7 @@ def compare(model_spec, corpus, methods, steps, samples, prompt_tokens, seed, to
         click.echo(f"wrote {out_dir / 'summary.json'}")
 
 
-def write_outputs(summary: dict, out: Path) -> None:
+def write_outputs(summary: dict, out: Path, *, title: str = "Entropy-calibration methods", order: int = 60) -> None:
     """summary.json, methods.csv, figures and section.json for a comparison summary."""
     from scalescope.report import write_section
     from scalescope.report.figures.methods import plot_alphas, plot_step_curves, plot_tradeoff
@@ -118,15 +131,24 @@ def write_outputs(summary: dict, out: Path) -> None:
         figs.append((f"{name}.png", cap))
     g = summary.get("guarantees") or {}
     cfg = summary["config"]
+    sp = summary.get("split") or {}
+    how = {"passages": "a seeded permutation of non-overlapping passages (exchangeable halves; passages of one "
+                       "document are correlated and appear in both halves, so TEST measures new passages of the "
+                       "same documents)",
+           "documents": "whole documents (held out per document; with few documents FIT and TEST differ "
+                        "systematically)"}.get(sp.get("split", ""), "given passages")
     text = (f"Calibration methods on {cfg['model']} / {cfg['corpus']}: parameters fitted on {summary['n_fit']} "
-            f"passages, scored on {summary['n_test']} held-out passages (P={cfg['prompt_tokens']}, T={cfg['steps']}). "
-            "EntCE = H − L in nats/token with exact (DP) entropies.")
-    if g:
-        text += (f" Future-entropy scaling vs base: log loss {g['logloss_diff_fe_minus_base']:+.4f} ± "
-                 f"{g['logloss_diff_se']:.4f} (paired SE; not worse: {g['logloss_not_worse']}), |EntCE| "
-                 f"{g['abs_entce_fe']:.4f} vs {g['abs_entce_base']:.4f} (smaller: {g['abs_entce_smaller']}).")
+            f"passages, scored on {summary['n_test']} held-out passages (P={cfg['prompt_tokens']}, T={cfg['steps']}; "
+            f"FIT/TEST by {how}"
+            + (f"; stride {sp['stride']}, SEs clustered by segment" if sp.get("se_clusters") == "segment" else "")
+            + "). EntCE = H − L in nats/token with exact (DP) entropies.")
+    label = {"future_entropy": "Future-entropy scaling", "future_entropy_eb": "With empirical-Bayes shrinkage"}
+    for m, gm in (g.get("by_method") or {}).items():
+        text += (f" {label.get(m, m)} vs base: log loss {gm['logloss_diff_minus_base']:+.4f} ± "
+                 f"{gm['logloss_diff_se']:.4f} (paired SE; not worse: {gm['logloss_not_worse']}), |EntCE| "
+                 f"{gm['abs_entce']:.4f} vs {gm['abs_entce_base']:.4f} (smaller: {gm['abs_entce_smaller']}).")
     metrics = {f"{k}.entce": v["entce"] for k, v in summary["methods"].items()}
     metrics |= {f"{k}.logloss": v["logloss"] for k, v in summary["methods"].items()}
-    write_section(out, title="Entropy-calibration methods", kind="calibration", summary=text, figures=figs,
+    write_section(out, title=title, kind="calibration", summary=text, figures=figs,
                   tables=[("methods.csv", "Per-method held-out EntCE (95% CI), log loss (SE), fitted parameters.")],
-                  metrics=metrics, order=60)
+                  metrics=metrics, order=order)

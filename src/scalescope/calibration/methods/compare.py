@@ -4,17 +4,27 @@ Protocol (declared):
 1. The n-gram (``ngram:N[:CORPUS][@TOKENS]/char``) is trained on the TRAIN split of the corpus (E1's
    ``resolve_model``; document-level split, seed ``SPLIT_SEED``). Its exact state chain becomes a
    :class:`~scalescope.calibration.methods.markov.FiniteStateLM`.
-2. The EVAL documents are divided by a seeded document-level permutation into a FIT half (human text on which
-   α, α_t and τ are fitted) and a TEST half (held-out prompts on which every method is scored). Passages:
-   prompt = P tokens, human continuation = next T tokens (E1's ``build_passages``). The same passages serve every
-   method.
+2. Passages (prompt = P tokens, human continuation = next T tokens, window W = P + T) from the EVAL documents are
+   divided by a seeded permutation into a FIT half (human text on which α, α_t and τ are fitted) and a TEST half
+   (held-out prompts on which every method is scored); the same passages serve every method. ``split``:
+   - ``passages`` (default): the permuted units are non-overlapping segments of the documents (one window each, or
+     ``OVERLAP_SEGMENT_WINDOWS`` windows' worth when ``stride < W`` packs overlapping windows into a segment), so
+     FIT and TEST are exchangeable and no FIT window overlaps a TEST window. Trade-off: both halves contain
+     passages of the same documents, and passages of one document are correlated, so TEST measures generalisation
+     to new passages of these documents, not to new documents (SEs are per passage, or per segment when windows
+     overlap; a document-clustered SE of the key paired differences is reported as well);
+   - ``documents``: whole documents go to one half -- held out at the document level, but with few documents (26 in
+     Tiny Shakespeare's eval split) the halves differ systematically (e.g. base EntCE −0.307 on FIT vs −0.225 on
+     TEST for a 20k-token char 3-gram), which every fitted method then carries to TEST as a bias.
 3. Methods: ``base``; ``temperature`` (τ with EntCE = 0 on FIT); ``temperature_slope`` (τ with zero EntCE slope);
    ``top_p``/``min_p`` (fixed values; log loss under the (1−λ)q + λp̂ mixture, coverage reported);
    ``lookahead`` (Braverman α); ``future_entropy`` (Algorithm 1 with exact DP).
-4. Scoring is exact given the prompts (DP entropies, exact log loss); CIs are bootstrap over TEST passages.
+4. Scoring is exact given the prompts (DP entropies, exact log loss); CIs are bootstrap over TEST passages
+   (clustered by segment when windows overlap).
    ``mc_samples > 0`` adds a sampled-generation estimate of EntCE as a cross-check.
-5. Theorem 5.2 check: paired log-loss difference (future_entropy − base) with its standard error, and |EntCE| of
-   both; plus the temperature(s) reaching the same |EntCE| as future_entropy on TEST, and their log loss.
+5. Theorem 5.2 check, for ``future_entropy`` and ``future_entropy_eb``: paired log-loss difference (method − base)
+   with its standard error, and |EntCE| of both; plus the temperature(s) reaching the same |EntCE| on TEST, and
+   their log loss.
 """
 
 from __future__ import annotations
@@ -41,6 +51,9 @@ from scalescope.results import Result
 METHODS = ("base", "temperature", "temperature_slope", "top_p", "min_p", "lookahead", "future_entropy",
            "future_entropy_eb")
 PATH_TAUS = tuple(np.round(np.geomspace(0.6, 2.0, 13), 4))
+SPLITS = ("passages", "documents")
+#: With overlapping windows (stride < W) the FIT/TEST unit is a segment of this many window widths.
+OVERLAP_SEGMENT_WINDOWS = 4
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,8 @@ class CompareConfig:
     lookahead_top_k: int | None = None
     mc_samples: int = 0
     tol: float = 1e-8
+    split: str = "passages"
+    stride: int | None = None
 
     def validate(self) -> CompareConfig:
         unknown = [m for m in self.methods if m not in METHODS]
@@ -67,9 +82,15 @@ class CompareConfig:
             raise InputError(f"--methods: unknown method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
         if not self.methods:
             raise InputError("--methods: give at least one method")
-        for name, v in [("--steps", self.steps), ("--samples", self.samples), ("--prompt-tokens", self.prompt_tokens)]:
+        for name, v in [("--steps", self.steps), ("--prompt-tokens", self.prompt_tokens)]:
             if v < 1:
                 raise InputError(f"{name}: must be >= 1 (got {v})")
+        if self.samples is not None and self.samples < 0:
+            raise InputError(f"--samples: must be >= 0 (0 = every passage; got {self.samples})")
+        if self.split not in SPLITS:
+            raise InputError(f"--split: use one of {', '.join(SPLITS)} (got {self.split!r})")
+        if self.stride is not None and self.stride < 1:
+            raise InputError(f"--stride: must be >= 1 (got {self.stride})")
         if not 0 < self.top_p <= 1 or not 0 <= self.min_p <= 1:
             raise InputError("--top-p must be in (0, 1] and --min-p in [0, 1]")
         if not 0 < self.smoothing < 1:
@@ -90,6 +111,7 @@ class CompareResult(Result):
     model: dict[str, Any]
     n_fit: int
     n_test: int
+    split: dict[str, Any]
     evaluations: dict[str, MethodEvaluation]
     fits: dict[str, Any]
     guarantees: dict[str, Any]
@@ -102,9 +124,83 @@ class CompareResult(Result):
         return d
 
 
+@dataclass(frozen=True)
+class PassageSet:
+    """Prompts int [N, P], human continuations int [N, T], the document (``doc``) and the cluster (``group``: the
+    unit of the FIT/TEST assignment a window was cut from) of every passage."""
+
+    prompts: np.ndarray
+    human: np.ndarray
+    doc: np.ndarray
+    group: np.ndarray
+
+    def __iter__(self):  # unpacks as (prompts, human), like the plain tuples tests pass
+        return iter((self.prompts, self.human))
+
+    def __len__(self) -> int:
+        return int(len(self.human))
+
+
+def _windows(ids: np.ndarray, width: int, stride: int) -> list[np.ndarray]:
+    return [ids[o : o + width] for o in range(0, len(ids) - width + 1, stride)]
+
+
+def split_passages(encoded: list[np.ndarray], *, prompt_tokens: int, steps: int, split: str = "passages",
+                   stride: int | None = None, samples: int | None = None, seed: int = 0,
+                   corpus_name: str = "corpus") -> tuple[PassageSet, PassageSet]:
+    """FIT and TEST passages from tokenised eval documents (see the module docstring, step 2).
+
+    ``split='passages'``: every document is cut into consecutive non-overlapping *segments* -- one window of
+    W = P + T tokens when ``stride >= W`` (the default), else ``OVERLAP_SEGMENT_WINDOWS`` · W tokens holding the
+    windows that start every ``stride`` tokens inside it -- and a seeded permutation sends half of all segments to
+    FIT, half to TEST. No window crosses a segment boundary, so FIT and TEST windows never overlap.
+    ``split='documents'``: whole documents go to FIT or TEST (a seeded permutation of documents).
+    Each half keeps at most ``samples`` passages, taken round-robin over its units (segments / documents), first
+    windows first.
+    """
+    width = prompt_tokens + steps
+    stride = width if stride is None else int(stride)
+    if stride < 1:
+        raise InputError(f"--stride: must be >= 1 (got {stride})")
+    if split not in SPLITS:
+        raise InputError(f"--split: use one of {', '.join(SPLITS)} (got {split!r})")
+    units: list[tuple[int, np.ndarray]] = []  # (document index, tokens)
+    if split == "documents":
+        units = [(i, e) for i, e in enumerate(encoded) if len(e) >= width]
+    else:
+        seg = width if stride >= width else OVERLAP_SEGMENT_WINDOWS * width
+        for i, e in enumerate(encoded):
+            # The document's tail (shorter than a segment) is a segment of its own if it holds a window.
+            units += [(i, e[o : o + seg]) for o in range(0, len(e), seg) if len(e) - o >= width]
+    if len(units) < 2:
+        raise InputError(
+            f"corpus '{corpus_name}': {len(units)} {'document' if split == 'documents' else 'segment'}(s) of >= "
+            f"{width} tokens (--prompt-tokens + --steps) in the eval split; need >= 2 (lower them)"
+        )
+    perm = np.random.default_rng(seed).permutation(len(units))
+    halves = [perm[: len(perm) // 2], perm[len(perm) // 2 :]]
+    out = []
+    for half in halves:
+        # Documents in corpus order (reproduces the old document split); segments in permuted order.
+        order = sorted(half) if split == "documents" else list(half)
+        per_unit = [_windows(units[u][1], width, stride) for u in order]
+        rows, doc, grp = [], [], []
+        for w in range(max(len(x) for x in per_unit)):
+            for u, wins in zip(order, per_unit):
+                if w < len(wins):
+                    rows.append(wins[w])
+                    doc.append(units[u][0])
+                    grp.append(u)
+        if samples is not None:
+            rows, doc, grp = rows[:samples], doc[:samples], grp[:samples]
+        ids = np.stack(rows)
+        out.append(PassageSet(ids[:, :prompt_tokens], ids[:, prompt_tokens:], np.asarray(doc), np.asarray(grp)))
+    return out[0], out[1]
+
+
 def load_ngram_passages(cfg: CompareConfig):
-    """(FiniteStateLM, backend, (fit_prompts, fit_human), (test_prompts, test_human)) per the declared protocol."""
-    from scalescope.calibration.corpora import build_passages, load_corpus
+    """(FiniteStateLM, backend, fit PassageSet, test PassageSet) per the declared protocol."""
+    from scalescope.calibration.corpora import load_corpus
     from scalescope.calibration.engine import SPLIT_SEED
     from scalescope.calibration.models import resolve_model
 
@@ -112,32 +208,39 @@ def load_ngram_passages(cfg: CompareConfig):
     backend = resolve_model(cfg.model, corpus=corpus, seed=cfg.seed)
     fsm = FiniteStateLM.from_ngram(backend.lm, name=cfg.model)
     _, eval_docs = corpus.split(seed=SPLIT_SEED)
-    if len(eval_docs) < 2:
+    if cfg.split == "documents" and len(eval_docs) < 2:
         raise InputError(f"corpus '{cfg.corpus}': the eval split has {len(eval_docs)} document(s); need >= 2")
-    perm = np.random.default_rng(cfg.seed).permutation(len(eval_docs))
-    halves = [[eval_docs[i] for i in sorted(perm[: len(perm) // 2])], [eval_docs[i] for i in sorted(perm[len(perm) // 2 :])]]
-    width = cfg.prompt_tokens + cfg.steps
-    out = []
-    for docs, what in zip(halves, ("fit", "test")):
-        enc = [backend.encode(d) for d in docs]
-        avail = sum(len(e) // width for e in enc)
-        if avail == 0:
-            raise InputError(
-                f"corpus '{cfg.corpus}': no {what} passages of {width} tokens (--prompt-tokens + --steps); lower them"
-            )
-        lookup = dict(zip(docs, enc))
-        p = build_passages(docs, lambda d, lookup=lookup: lookup[d], prompt_tokens=cfg.prompt_tokens,
-                           steps=cfg.steps, n=min(cfg.samples, avail), corpus_name=cfg.corpus)
-        out.append((p.ids[:, : cfg.prompt_tokens], p.ids[:, cfg.prompt_tokens :]))
-    return fsm, backend, out[0], out[1]
+    enc = [np.asarray(backend.encode(d), dtype=np.int64) for d in eval_docs]
+    fit, test = split_passages(enc, prompt_tokens=cfg.prompt_tokens, steps=cfg.steps, split=cfg.split,
+                               stride=cfg.stride, samples=cfg.samples or None, seed=cfg.seed, corpus_name=cfg.corpus)
+    return fsm, backend, fit, test
+
+
+def _guarantee(fe: MethodEvaluation, base: MethodEvaluation, docs: np.ndarray | None) -> dict[str, Any]:
+    """Theorem 5.2 as measured on TEST: paired log-loss change vs base and |EntCE| vs base's."""
+    d_ll, se_ll = paired_difference(fe, base, "logloss")
+    lo, hi = base.entce_ci
+    g = {
+        "logloss_diff_minus_base": d_ll, "logloss_diff_se": se_ll, "logloss_not_worse": bool(d_ll <= se_ll),
+        "abs_entce": abs(fe.entce), "abs_entce_base": abs(base.entce), "entce_ci": fe.entce_ci,
+        "abs_entce_smaller": bool(abs(fe.entce) < abs(base.entce)),
+        "abs_entce_smaller_beyond_ci": bool(max(abs(x) for x in fe.entce_ci) < min(abs(lo), abs(hi))
+                                            if np.sign(lo) == np.sign(hi) else False),
+    }
+    if docs is not None and len(np.unique(docs)) > 1:
+        # Passages of one document are correlated: the same differences with a document-clustered SE.
+        g["logloss_diff_se_doc_clustered"] = paired_difference(fe, base, "logloss", groups=docs)[1]
+        dx, se_dx = paired_difference(fe, base, "entce", groups=docs)
+        g["entce_diff_minus_base"], g["entce_diff_se_doc_clustered"] = dx, se_dx
+    return g
 
 
 def compare_methods(
     cfg: CompareConfig,
     *,
     fsm: FiniteStateLM | None = None,
-    fit: tuple[np.ndarray, np.ndarray] | None = None,
-    test: tuple[np.ndarray, np.ndarray] | None = None,
+    fit: PassageSet | tuple[np.ndarray, np.ndarray] | None = None,
+    test: PassageSet | tuple[np.ndarray, np.ndarray] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> CompareResult:
     """Fit every method on FIT passages and score it on TEST passages (pass ``fsm``/``fit``/``test`` to bypass the
@@ -152,7 +255,17 @@ def compare_methods(
     model_info.update({"n_states": fsm.n_states, "vocab_size": fsm.vocab_size, "order": fsm.order})
     fp, fh = fit
     tp, th = test
-    ev_kw = {"smoothing": cfg.smoothing, "mc_samples": cfg.mc_samples, "seed": cfg.seed}
+    test_groups = test.group if isinstance(test, PassageSet) else None
+    test_docs = test.doc if isinstance(test, PassageSet) else None
+    overlapping = cfg.stride is not None and cfg.stride < cfg.prompt_tokens + cfg.steps
+    split_info = {"split": cfg.split, "stride": cfg.stride or cfg.prompt_tokens + cfg.steps,
+                  "window": cfg.prompt_tokens + cfg.steps, "se_clusters": "segment" if overlapping else "passage"}
+    if isinstance(fit, PassageSet) and isinstance(test, PassageSet):
+        split_info |= {"fit_documents": int(len(np.unique(fit.doc))), "test_documents": int(len(np.unique(test.doc))),
+                       "fit_units": int(len(np.unique(fit.group))), "test_units": int(len(np.unique(test.group)))}
+    # Overlapping windows of one segment are resampled together; otherwise passages are the bootstrap unit.
+    ev_kw = {"smoothing": cfg.smoothing, "mc_samples": cfg.mc_samples, "seed": cfg.seed,
+             "groups": test_groups if overlapping else None}
     evals: dict[str, MethodEvaluation] = {}
     fits: dict[str, Any] = {}
     methods = list(dict.fromkeys(["base", *cfg.methods]))  # base is always scored (the guarantees need it)
@@ -196,40 +309,37 @@ def compare_methods(
 
     guarantees: dict[str, Any] = {}
     matched: list[dict[str, Any]] = []
-    if "future_entropy" in evals:
-        fe, base = evals["future_entropy"], evals["base"]
-        d_ll, se_ll = paired_difference(fe, base, "logloss")
-        guarantees = {
-            "logloss_diff_fe_minus_base": d_ll,
-            "logloss_diff_se": se_ll,
-            "logloss_not_worse": bool(d_ll <= se_ll),
-            "abs_entce_fe": abs(fe.entce),
-            "abs_entce_base": abs(base.entce),
-            "entce_fe_ci": fe.entce_ci,
-            "entce_base_ci": base.entce_ci,
-            "abs_entce_smaller": bool(abs(fe.entce) < abs(base.entce)),
-            "abs_entce_smaller_beyond_ci": bool(max(abs(x) for x in fe.entce_ci) < min(abs(x) for x in base.entce_ci)
-                                                if np.sign(base.entce_ci[0]) == np.sign(base.entce_ci[1]) else False),
-        }
-        if "future_entropy_eb" in evals:
-            eb = evals["future_entropy_eb"]
-            d_eb, se_eb = paired_difference(eb, base, "logloss")
-            guarantees["eb"] = {"logloss_diff_minus_base": d_eb, "logloss_diff_se": se_eb,
-                                "logloss_not_worse": bool(d_eb <= se_eb), "abs_entce": abs(eb.entce),
-                                "entce_ci": eb.entce_ci, "abs_entce_smaller": bool(abs(eb.entce) < abs(base.entce))}
-        # Temperatures whose TEST EntCE equals +|EntCE_fe| or −|EntCE_fe| (up to two roots, either side of τ*).
+    base = evals["base"]
+    for m in ("future_entropy", "future_entropy_eb"):
+        if m not in evals:
+            continue
+        fe = evals[m]
+        g = _guarantee(fe, base, test_docs)
+        if m == "future_entropy":
+            guarantees.update({  # the original flat keys (future_entropy only)
+                "logloss_diff_fe_minus_base": g["logloss_diff_minus_base"], "logloss_diff_se": g["logloss_diff_se"],
+                "logloss_not_worse": g["logloss_not_worse"], "abs_entce_fe": g["abs_entce"],
+                "abs_entce_base": g["abs_entce_base"], "entce_fe_ci": g["entce_ci"], "entce_base_ci": base.entce_ci,
+                "abs_entce_smaller": g["abs_entce_smaller"],
+                "abs_entce_smaller_beyond_ci": g["abs_entce_smaller_beyond_ci"],
+            })
+        guarantees.setdefault("by_method", {})[m] = g
+        if m == "future_entropy_eb":
+            guarantees["eb"] = g
+        # Temperatures whose TEST EntCE equals +|EntCE_m| or −|EntCE_m| (up to two roots, either side of τ*).
         for sign in (+1, -1):
             sol = solve_temperature(ent_fn, grid=PATH_TAUS, offset=sign * abs(fe.entce))
             if sol.bracketed:
                 ev = evaluate_policy(TemperaturePolicy(fsm, sol.tau, name="temperature_matched"), fsm, tp, th, **ev_kw)
                 d, se = paired_difference(fe, ev, "logloss")
-                matched.append({"tau": sol.tau, "entce": ev.entce, "logloss": ev.logloss, "logloss_se": ev.logloss_se,
-                                "logloss_diff_fe_minus_temp": d, "logloss_diff_se": se})
+                matched.append({"method": m, "tau": sol.tau, "entce": ev.entce, "logloss": ev.logloss,
+                                "logloss_se": ev.logloss_se, "logloss_diff_fe_minus_temp": d, "logloss_diff_se": se})
     return CompareResult(
         config={k: v for k, v in vars(cfg).items()},
         model=model_info,
         n_fit=int(len(fh)),
         n_test=int(len(th)),
+        split=split_info,
         evaluations=evals,
         fits=fits,
         guarantees=guarantees,

@@ -5,7 +5,8 @@ For each held-out passage i (prompt + T human tokens) and a policy q:
   the only noise left is over prompts (no sampling noise), per token = H_i / T;
 - log loss L_i = Σ_t −log q_t(y_t | human prefix) / T (mixture-smoothed for truncating samplers, spec §4 option 1);
 - EntCE = mean_i (H_i − L_i) (sign: positive = too random), with a percentile bootstrap CI over passages, log loss
-  with its standard error, exact per-step curves (forward DP) and the EntCE slope per 1000 steps (spec §1.5).
+  with its standard error (both clustered when ``groups`` is given: overlapping windows of one segment are resampled
+  together, so correlated passages do not fake precision), exact per-step curves (forward DP) and the EntCE slope per 1000 steps (spec §1.5).
 Optionally Monte-Carlo generations (the estimator an engine run would give) as a cross-check.
 """
 
@@ -50,23 +51,47 @@ class MethodEvaluation(Result):
     entce_mc_se: float | None = None
     per_passage_entropy: np.ndarray = field(default=None, repr=False)
     per_passage_logloss: np.ndarray = field(default=None, repr=False)
+    groups: np.ndarray | None = field(default=None, repr=False)
+    n_clusters: int | None = None
 
     def summary_dict(self) -> dict[str, Any]:
         """The JSON record of ``summary.json`` (no per-passage arrays)."""
         d = self.to_dict()
         d.pop("per_passage_entropy", None)
         d.pop("per_passage_logloss", None)
+        d.pop("groups", None)
         d["entce_t"] = (np.asarray(self.entropy_t) - np.asarray(self.logloss_t)).tolist()
         return d
 
 
-def bootstrap_ci(x: np.ndarray, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean of ``x`` (resampling passages)."""
+def _cluster_totals(x: np.ndarray, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster sums and counts of ``x`` (each passage its own cluster when ``groups`` is None)."""
     x = np.asarray(x, dtype=np.float64)
+    if groups is None:
+        return x, np.ones_like(x)
+    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    return np.bincount(inv, weights=x), np.bincount(inv).astype(np.float64)
+
+
+def bootstrap_ci(x: np.ndarray, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0,
+                 groups: np.ndarray | None = None) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of ``x`` (resampling passages, or whole clusters given ``groups``)."""
+    sums, counts = _cluster_totals(x, groups)
     rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(1)
+    idx = rng.integers(0, len(sums), size=(n_boot, len(sums)))
+    means = sums[idx].sum(1) / counts[idx].sum(1)
     a = (1 - level) / 2
     return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def mean_se(x: np.ndarray, groups: np.ndarray | None = None) -> float:
+    """Standard error of the mean of ``x``; cluster-robust (ratio estimator over clusters) given ``groups``."""
+    sums, counts = _cluster_totals(x, groups)
+    g = len(sums)
+    if g < 2:
+        return float("nan")
+    m = sums.sum() / counts.sum()
+    return float(np.sqrt(g / (g - 1) * np.sum((sums - m * counts) ** 2)) / counts.sum())
 
 
 def exact_totals(policy: Policy, lm: FiniteStateLM, prompts, human, *, smoothing: float = 1e-3):
@@ -90,8 +115,12 @@ def evaluate_policy(
     mc_samples: int = 0,
     n_boot: int = 2000,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> MethodEvaluation:
     """Evaluate ``policy`` on held-out passages; see the module docstring.
+
+    ``groups`` (int [N], optional): cluster id of each passage (e.g. the segment its window was cut from); CIs and
+    SEs then resample clusters, not passages.
 
     Examples
     --------
@@ -123,10 +152,10 @@ def evaluate_policy(
         method=policy.name,
         params=policy.params,
         entce=float(d.mean()),
-        entce_ci=bootstrap_ci(d, n_boot=n_boot, seed=seed),
-        entce_se=float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+        entce_ci=bootstrap_ci(d, n_boot=n_boot, seed=seed, groups=groups),
+        entce_se=mean_se(d, groups),
         logloss=float(L.mean()),
-        logloss_se=float(L.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+        logloss_se=mean_se(L, groups),
         entropy=float(H.mean()),
         entce_slope_per_1k=slope,
         coverage=float(kept.mean()) if policy.truncates else None,
@@ -138,13 +167,19 @@ def evaluate_policy(
         entce_mc_se=entce_mc_se,
         per_passage_entropy=H,
         per_passage_logloss=L,
+        groups=None if groups is None else np.asarray(groups),
+        n_clusters=int(len(np.unique(groups))) if groups is not None else n,
     )
 
 
-def paired_difference(a: MethodEvaluation, b: MethodEvaluation, what: str = "logloss") -> tuple[float, float]:
-    """Mean and standard error of the per-passage difference a − b (``what``: 'logloss', 'entce' or '|entce|')."""
+def paired_difference(a: MethodEvaluation, b: MethodEvaluation, what: str = "logloss",
+                      groups: np.ndarray | None = None) -> tuple[float, float]:
+    """Mean and standard error of the per-passage difference a − b (``what``: 'logloss' or 'entce').
+
+    The SE is clustered by ``groups`` (default: ``a.groups``, the clusters ``a`` was evaluated with).
+    """
     if what == "logloss":
         x = a.per_passage_logloss - b.per_passage_logloss
     else:
         x = (a.per_passage_entropy - a.per_passage_logloss) - (b.per_passage_entropy - b.per_passage_logloss)
-    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x)))
+    return float(x.mean()), mean_se(x, a.groups if groups is None else groups)

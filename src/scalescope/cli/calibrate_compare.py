@@ -147,6 +147,11 @@ def write_outputs(summary: dict, out: Path, *, title: str = "Entropy-calibration
         text += (f" {label.get(m, m)} vs base: log loss {gm['logloss_diff_minus_base']:+.4f} ± "
                  f"{gm['logloss_diff_se']:.4f} (paired SE; not worse: {gm['logloss_not_worse']}), |EntCE| "
                  f"{gm['abs_entce']:.4f} vs {gm['abs_entce_base']:.4f} (smaller: {gm['abs_entce_smaller']}).")
+        mt = [x for x in summary.get("matched_temperature") or [] if x.get("method", "future_entropy") == m]
+        if mt:
+            text += " Against the temperature with the same |EntCE| on TEST: log loss " + ", ".join(
+                f"{x['logloss_diff_fe_minus_temp']:+.4f} ± {x['logloss_diff_se']:.4f} (τ={x['tau']:.3f})" for x in mt
+            ) + " (method − temperature)."
     metrics = {f"{k}.entce": v["entce"] for k, v in summary["methods"].items()}
     metrics |= {f"{k}.logloss": v["logloss"] for k, v in summary["methods"].items()}
     write_section(out, title=title, kind="calibration", summary=text, figures=figs,

@@ -112,9 +112,12 @@ def write_outputs(summary: dict, out: Path, *, title: str = "Entropy-calibration
 
     write_json(summary, out / "summary.json")
     rows = []
+    pv = summary.get("paired_vs_base") or {}
     for name, e in summary["methods"].items():
         rows.append({"method": name, "entce": e["entce"], "entce_lo": e["entce_ci"][0], "entce_hi": e["entce_ci"][1],
                      "logloss": e["logloss"], "logloss_se": e["logloss_se"], "entropy": e["entropy"],
+                     "logloss_diff_vs_base": pv.get(name, {}).get("logloss_diff", 0.0 if name == "base" else None),
+                     "logloss_diff_vs_base_se": pv.get(name, {}).get("logloss_diff_se"),
                      "slope_per_1k": e["entce_slope_per_1k"], "coverage": e["coverage"],
                      "params": ";".join(f"{k}={v}" for k, v in e["params"].items() if k != "alphas")})
     pd.DataFrame(rows).to_csv(out / "methods.csv", index=False, float_format="%.5g")
@@ -155,5 +158,6 @@ def write_outputs(summary: dict, out: Path, *, title: str = "Entropy-calibration
     metrics = {f"{k}.entce": v["entce"] for k, v in summary["methods"].items()}
     metrics |= {f"{k}.logloss": v["logloss"] for k, v in summary["methods"].items()}
     write_section(out, title=title, kind="calibration", summary=text, figures=figs,
-                  tables=[("methods.csv", "Per-method held-out EntCE (95% CI), log loss (SE), fitted parameters.")],
+                  tables=[("methods.csv", "Per-method held-out EntCE (95% CI), log loss (SE), paired log-loss change vs base (SE), "
+                                          "fitted parameters.")],
                   metrics=metrics, order=order)

@@ -115,6 +115,7 @@ class CompareResult(Result):
     evaluations: dict[str, MethodEvaluation]
     fits: dict[str, Any]
     guarantees: dict[str, Any]
+    paired_vs_base: dict[str, dict[str, float]]
     matched_temperature: list[dict[str, Any]]
     temperature_path: list[dict[str, Any]]
 
@@ -310,6 +311,12 @@ def compare_methods(
     guarantees: dict[str, Any] = {}
     matched: list[dict[str, Any]] = []
     base = evals["base"]
+    paired: dict[str, dict[str, float]] = {}
+    for m, ev in evals.items():
+        if m != "base":
+            d_ll, se_ll = paired_difference(ev, base, "logloss")
+            d_e, se_e = paired_difference(ev, base, "entce")
+            paired[m] = {"logloss_diff": d_ll, "logloss_diff_se": se_ll, "entce_diff": d_e, "entce_diff_se": se_e}
     for m in ("future_entropy", "future_entropy_eb"):
         if m not in evals:
             continue
@@ -343,6 +350,7 @@ def compare_methods(
         evaluations=evals,
         fits=fits,
         guarantees=guarantees,
+        paired_vs_base=paired,
         matched_temperature=matched,
         temperature_path=path,
     )

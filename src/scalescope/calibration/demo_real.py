@@ -52,8 +52,8 @@ class RealDemoConfig:
     overrun it is skipped and listed in the report. n_boot : bootstrap replicates over prompts.
     """
 
-    samples: int = 32
-    sampler_samples: int = 16
+    samples: int = 24
+    sampler_samples: int = 12
     steps: int = 192
     prompt_tokens: int = 64
     batch_size: int = 16
@@ -65,7 +65,7 @@ class RealDemoConfig:
     n_boot: int = 1000
     ci: float = 0.95
     smooth_lambda: float = 1e-3
-    budget_s: float = 360.0
+    budget_s: float = 400.0
     windows: tuple[tuple[int, int], ...] = field(default=WINDOWS)
 
     def settings(self) -> list[tuple[str, str, int]]:

@@ -24,6 +24,7 @@ PARTS = [
     ("observational", "scalescope.observational.demo", "Observational scaling laws"),
     ("emergence", "scalescope.emergence.demo", "Emergence"),
     ("calibration", "scalescope.calibration.demo", "Entropy calibration: n-gram family"),
+    ("methods", "scalescope.calibration.methods.demo", "Entropy calibration: methods"),
     ("theory", "scalescope.calibration.theory_demo", "Entropy calibration: Zipf/singleton theory"),
     ("real-model", "scalescope.calibration.demo_real", "Entropy calibration: SmolLM2-135M"),
 ]

@@ -103,6 +103,10 @@ def demo(out_dir: Path, only: tuple[str, ...], skip: tuple[str, ...], quiet: boo
     """
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out {out_dir}: exists and is not a directory")
+    if quiet:
+        from scalescope.cli.calibrate import _silence_hf_progress
+
+        _silence_hf_progress()
     status = run_demo(out_dir, only=only, skip=skip, quiet=quiet)
     click.echo(str(out_dir / "index.html"))
     failed = [n for n, s in status.items() if s["status"].startswith("failed")]

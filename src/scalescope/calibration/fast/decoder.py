@@ -175,6 +175,7 @@ class StaticDecoder:
         """Teacher-forced final-norm hidden states [B, L, d] (no cache use); ``logits(h)`` row t predicts t+1."""
         return self._causal_forward(ids.to(self.device), write_cache=False)
 
+    @torch.inference_mode()
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """lm_head of hidden states (model dtype; callers reduce it with the fused kernels)."""
         return self.lm_head(hidden)

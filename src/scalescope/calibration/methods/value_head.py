@@ -13,7 +13,11 @@ so f ≡ 0 at the last step (F_T = 0) and the head learns a per-step future entr
 Declared approximation vs Algorithm 1: labels come from the BASE model's rollouts (one round), not from the
 adjusted model's own rollouts re-fitted backward per step; α_t is then fitted per step on human text exactly as in
 the exact-DP method. The head's held-out RMSE against fresh rollout labels is reported as the theorem's δ (it
-includes label noise, so it is an upper bound on the regression error).
+includes label noise, so it is an upper bound on the regression error). Tokens never sampled in the training
+rollouts keep the mean future-entropy rate (W row 0, b at the mean): :func:`train_head`.
+
+The fitted head can be saved and run by the engine as the sampler ``future_entropy_head=PATH`` (registered on import
+of this module).
 """
 
 from __future__ import annotations
@@ -110,6 +114,68 @@ class HeadFit(Result):
     converged: np.ndarray
 
 
+def rollout_labels(per_step: torch.Tensor) -> torch.Tensor:
+    """Label at step t = realised sum of ``per_step`` over steps t+1..T−1 (reverse cumulative sum, shifted by one)."""
+    return per_step.flip(1).cumsum(1).flip(1) - per_step
+
+
+def train_head(hidden: torch.Tensor, tokens: torch.Tensor, future: torch.Tensor, *, vocab_size: int,
+               train_idx: torch.Tensor, test_idx: torch.Tensor, epochs: int = 300, lr: float = 0.05,
+               ) -> tuple[FutureEntropyHead, float, float, float]:
+    """Fit a :class:`FutureEntropyHead` on rollouts: hidden [N, T, d], sampled tokens [N, T], labels [N, T].
+
+    Only the sampled token's output is trained (soft-Q), computed by gathering its row of W, so one epoch costs
+    O(N·T·d) rather than O(N·T·d·V). W starts at 0 and b at the mean per-step future-entropy rate of the training
+    rollouts: a token never sampled in them keeps the mean rate (declared approximation -- its future entropy is
+    unknown, and a constant cancels in the softmax, so it gets no adjustment relative to the others' mean).
+    Returns ``(head, train_rmse, delta_rmse, baseline_rmse)``; δ and the baseline (per-step mean label of the
+    training rollouts) are measured on ``test_idx`` rollouts, steps 0..T−2 (step T−1 has label 0 and f = 0).
+    """
+    N, T, d = hidden.shape
+    dev = hidden.device
+    head = FutureEntropyHead(d, vocab_size, T).to(dev)
+    remaining = (T - 1 - torch.arange(T, device=dev, dtype=hidden.dtype))
+    with torch.no_grad():
+        head.lin.weight.zero_()
+        rate = (future[train_idx][:, : T - 1] / remaining[: T - 1]).mean() if T > 1 else torch.tensor(0.0)
+        head.lin.bias.fill_(float(rate))
+    opt = torch.optim.Adam(head.parameters(), lr=lr)
+
+    def loss_on(sel):
+        h, tok = hidden[sel], tokens[sel]
+        pred = remaining * ((h * head.lin.weight[tok]).sum(-1) + head.lin.bias[tok])
+        return ((pred - future[sel]) ** 2)[:, : T - 1].mean()
+
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = loss_on(train_idx)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        train_rmse = float(loss_on(train_idx).sqrt())
+        delta = float(loss_on(test_idx).sqrt())
+        base = float(((future[test_idx] - future[train_idx].mean(0)) ** 2)[:, : T - 1].mean().sqrt())
+    return head.eval(), train_rmse, delta, base
+
+
+@torch.no_grad()
+def fit_alphas(head: FutureEntropyHead, logp_h: torch.Tensor, hid_h: torch.Tensor, human: torch.Tensor, *,
+               tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step α_t minimising the step-t log loss of q_t ∝ exp((1 + α) log p̂ − α f) on human text (Algorithm 1
+    step a). ``logp_h`` [N, T, V] and ``hid_h`` [N, T, d] along the human continuation ``human`` [N, T]."""
+    T = human.shape[1]
+    dev = next(head.parameters()).device
+    alphas, conv = np.zeros(T), np.zeros(T, dtype=bool)
+    y = human.cpu().numpy()
+    for t in range(T):
+        A = logp_h[:, t].double().cpu().numpy()
+        B = head(hid_h[:, t].to(dev).float(), t).double().cpu().numpy()
+        fgh = exp_family_loss(A, B, y[:, t], lambda a: (1.0 + a, 1.0), lambda a: (a, 1.0))
+        s = minimize_convex_1d(fgh, lo=-0.95, hi=50.0, tol=tol)
+        alphas[t], conv[t] = s.x, s.converged
+    return alphas, conv
+
+
 class LearnedFutureEntropyCalibrator:
     """Future-entropy scaling for a transformer with a learned head; see the module docstring.
 
@@ -119,6 +185,9 @@ class LearnedFutureEntropyCalibrator:
     rollouts_per_prompt : int   rollouts per training prompt
     label : "entropy" | "logloss"
     epochs, lr : head training (Adam, full batch)
+
+    :meth:`fit` samples the rollouts itself through a ``forward`` function (tiny models); :meth:`fit_arrays` takes
+    rollouts and teacher-forced human-text arrays measured elsewhere (e.g. by the engine, ``compare_transformer``).
     """
 
     def __init__(self, *, horizon: int, rollouts_per_prompt: int = 4, label: str = "entropy", epochs: int = 300,
@@ -143,42 +212,39 @@ class LearnedFutureEntropyCalibrator:
         rep = prompts.repeat_interleave(self.rollouts_per_prompt, 0)
         r = rollouts(forward, rep, T, g)
         per_step = r["entropy"] if self.label == "entropy" else r["neglogq"]
-        # label at t = realised sum over steps t+1..T-1 (reverse cumulative sum, shifted by one)
-        future = per_step.flip(1).cumsum(1).flip(1) - per_step
-        N, _, d = r["hidden"].shape
-        n_test = max(1, int(round(self.test_fraction * len(prompts)))) * self.rollouts_per_prompt
-        idx = torch.randperm(N, generator=g)
-        te, tr = idx[:n_test], idx[n_test:]
-        logp0, _ = forward(prompts[:1])
-        V = logp0.shape[1]
-        head = FutureEntropyHead(d, V, T)
-        opt = torch.optim.Adam(head.parameters(), lr=self.lr)
-        tt = torch.arange(T).expand(N, T)
-
-        def loss_on(sel):
-            pred = head(r["hidden"][sel], tt[sel]).gather(2, r["tokens"][sel][..., None])[..., 0]
-            return ((pred - future[sel]) ** 2)[:, : T - 1].mean()  # step T-1 has label 0 and f = 0
-
-        for _ in range(self.epochs):
-            opt.zero_grad()
-            loss = loss_on(tr)
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            train_rmse = float(loss_on(tr).sqrt())
-            delta = float(loss_on(te).sqrt())
-            base = float(((future[te] - future[tr].mean(0)) ** 2)[:, : T - 1].mean().sqrt())
-        self.head_ = head.eval()
-        # α_t per step on human text (Algorithm 1 step a), with the head's features.
         logp_h, hid_h = teacher_forced(forward, prompts, human[:, :T])
-        alphas, conv = np.zeros(T), np.zeros(T, dtype=bool)
-        with torch.no_grad():
-            for t in range(T):
-                A = logp_h[:, t].double().numpy()
-                B = head(hid_h[:, t], t).double().numpy()
-                fgh = exp_family_loss(A, B, human[:, t].numpy(), lambda a: (1.0 + a, 1.0), lambda a: (a, 1.0))
-                s = minimize_convex_1d(fgh, lo=-0.95, hi=50.0, tol=self.tol)
-                alphas[t], conv[t] = s.x, s.converged
+        prompt_of = torch.arange(len(prompts)).repeat_interleave(self.rollouts_per_prompt)
+        return self.fit_arrays(r["hidden"], r["tokens"], per_step, prompt_of, logp_h, hid_h, human[:, :T])
+
+    def fit_arrays(self, hidden: torch.Tensor, tokens: torch.Tensor, per_step: torch.Tensor, prompt_of: torch.Tensor,
+                   logp_h: torch.Tensor, hid_h: torch.Tensor, human: torch.Tensor,
+                   ) -> LearnedFutureEntropyCalibrator:
+        """Fit from measured arrays: rollouts (hidden [N, T, d] at the position predicting step t, sampled
+        ``tokens`` [N, T], ``per_step`` [N, T] entropy or −log p̂ of the sampled token, ``prompt_of`` [N] prompt index
+        of each rollout) and the FIT human text (``logp_h`` [M, T, V], ``hid_h`` [M, T, d], ``human`` [M, T]).
+
+        The held-out rollouts for δ are those of a seeded ``test_fraction`` of the *prompts* (all rollouts of one
+        prompt on the same side, so δ is measured on unseen prompts).
+        """
+        g = torch.Generator().manual_seed(self.seed)
+        prompt_of = torch.as_tensor(prompt_of).cpu()
+        prompts = torch.unique(prompt_of)
+        n_test_p = min(len(prompts) - 1, max(1, int(round(self.test_fraction * len(prompts))))) \
+            if len(prompts) > 1 else 0
+        test_p = prompts[torch.randperm(len(prompts), generator=g)[:n_test_p]]
+        is_test = torch.isin(prompt_of, test_p)
+        te, tr = torch.nonzero(is_test)[:, 0], torch.nonzero(~is_test)[:, 0]
+        if len(te) == 0:  # a single prompt: hold out rollouts instead
+            perm = torch.randperm(len(prompt_of), generator=g)
+            te, tr = perm[: max(1, len(perm) // 4)], perm[max(1, len(perm) // 4):]
+        dev = hidden.device
+        te, tr = te.to(dev), tr.to(dev)
+        future = rollout_labels(per_step.float().to(dev))
+        head, train_rmse, delta, base = train_head(hidden.float(), tokens.to(dev), future,
+                                                   vocab_size=int(logp_h.shape[-1]), train_idx=tr, test_idx=te,
+                                                   epochs=self.epochs, lr=self.lr)
+        self.head_ = head
+        alphas, conv = fit_alphas(head, logp_h, hid_h, human, tol=self.tol)
         self.alphas_ = alphas
         self.result_ = HeadFit(delta, base, train_rmse, self.label, len(tr), len(te), alphas, conv)
         return self
@@ -190,10 +256,29 @@ class LearnedFutureEntropyCalibrator:
             return logp
         a = float(self.alphas_[t])
         with torch.no_grad():
+            if next(self.head_.parameters()).device != hidden.device:
+                self.head_ = self.head_.to(hidden.device)
             return torch.log_softmax((1 + a) * logp - a * self.head_(hidden.float(), t), -1)
 
     def sampler(self) -> FutureEntropyHeadSampler:
         return FutureEntropyHeadSampler(self)
+
+    def save(self, path) -> None:
+        """Write the fitted head and α_t (``torch.save``) so ``future_entropy_head=PATH`` samplers can load it."""
+        check_fitted(self, "head_")
+        torch.save({"horizon": self.horizon, "alphas": torch.as_tensor(self.alphas_),
+                    "state_dict": {k: v.cpu() for k, v in self.head_.state_dict().items()}}, path)
+
+    @classmethod
+    def load(cls, path) -> LearnedFutureEntropyCalibrator:
+        d = torch.load(path, map_location="cpu", weights_only=True)
+        w = d["state_dict"]["lin.weight"]
+        cal = cls(horizon=int(d["horizon"]))
+        cal.head_ = FutureEntropyHead(int(w.shape[1]), int(w.shape[0]), cal.horizon)
+        cal.head_.load_state_dict(d["state_dict"])
+        cal.head_.eval()
+        cal.alphas_ = d["alphas"].numpy()
+        return cal
 
 
 class FutureEntropyHeadSampler(Transform):
@@ -202,15 +287,38 @@ class FutureEntropyHeadSampler(Transform):
     needs_hidden = True
     truncates = False
 
-    def __init__(self, cal: LearnedFutureEntropyCalibrator):
+    def __init__(self, cal: LearnedFutureEntropyCalibrator, *, path: str | None = None):
         check_fitted(cal, "head_")
         self.cal = cal
-        self.spec = f"future_entropy_head(T={cal.horizon})"
+        self.spec = f"future_entropy_head={path}" if path else f"future_entropy_head(T={cal.horizon})"
 
     def transform(self, logits, ctx):
         if ctx.hidden is None:
             raise InputError("future_entropy_head sampler: the backend exposes no hidden states")
         return self.cal.adjust(torch.log_softmax(logits.float(), -1), ctx.hidden, ctx.step)
+
+
+_LOADED: dict[tuple[str, float], LearnedFutureEntropyCalibrator] = {}
+
+
+def _head_sampler_factory(value: str) -> FutureEntropyHeadSampler:
+    """``future_entropy_head=PATH`` (a file written by :meth:`LearnedFutureEntropyCalibrator.save`)."""
+    import os
+
+    if not os.path.isfile(value):
+        raise ValueError(f"no head file {value}")
+    key = (os.path.abspath(value), os.path.getmtime(value))
+    if key not in _LOADED:  # the engine parses the spec several times per run; load once
+        _LOADED[key] = LearnedFutureEntropyCalibrator.load(value)
+    return FutureEntropyHeadSampler(_LOADED[key], path=value)
+
+
+try:
+    from scalescope.calibration.samplers import register as _register
+
+    _register("future_entropy_head", _head_sampler_factory)
+except ImportError:  # pragma: no cover
+    pass
 
 
 @torch.no_grad()

@@ -61,7 +61,7 @@ def test_cli_compare_char_ngram(tmp_path, data_dir):
     "args, needle",
     [
         (["--methods", "base,bogus"], "unknown method"),
-        (["--model", "gpt2"], "n-gram"),
+        (["--model", "./no-such-model"], "no such file"),
         (["--steps", "0"], "--steps"),
         (["--stride", "0"], "--stride"),
         (["--split", "bogus"], "--split"),

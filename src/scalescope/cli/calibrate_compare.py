@@ -21,7 +21,9 @@ from scalescope.errors import InputError
 
 
 @click.command("compare")
-@click.option("--model", "model_spec", required=True, help="ngram:N[:CORPUS][@TOKENS]/char (exact DP needs a small vocabulary).")
+@click.option("--model", "model_spec", required=True,
+              help="ngram:N[:CORPUS][@TOKENS]/char (exact DP; needs a small vocabulary), or a transformer: HF_ID, "
+                   "PATH, gguf:..., smollm2-135m (engine-measured methods, learned future-entropy head).")
 @click.option("--corpus", required=True, help="wikitext-2|tinyshakespeare|python-stdlib|FILE|DIR")
 @click.option("--methods", default="base,temperature,top_p,min_p,lookahead,future_entropy", show_default=True,
               help="Comma list of base, temperature, temperature_slope, top_p, min_p, lookahead, future_entropy, "
@@ -47,21 +49,41 @@ from scalescope.errors import InputError
 @click.option("--lookahead-top-k", type=int, default=None, help="Top-k candidates with their own lookahead entropy.")
 @click.option("--mc-samples", type=int, default=0, show_default=True,
               help="Sampled generations per prompt for a Monte-Carlo EntCE cross-check (0 = exact only).")
+@click.option("--device", default="auto", show_default=True, help="Transformers: auto, cpu, cuda, cuda:N.")
+@click.option("--dtype", default="auto", show_default=True,
+              help="Transformers: auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16, float16.")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="Transformers: rows decoded together.")
+@click.option("--samples-per-prompt", type=int, default=2, show_default=True,
+              help="Transformers: sampled generations per prompt (FIT temperature runs and TEST scoring).")
+@click.option("--rollouts-per-prompt", type=int, default=4, show_default=True,
+              help="Transformers: base-model rollouts per FIT prompt for the future-entropy head's labels.")
+@click.option("--head-epochs", type=int, default=300, show_default=True, help="Transformers: head training epochs.")
+@click.option("--temperature-runs", type=int, default=5, show_default=True,
+              help="Transformers: measured FIT runs for the EntCE = 0 temperature (bracket + regula falsi).")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the per-method summary as JSON.")
 @quiet_option
 def compare(model_spec, corpus, methods, steps, samples, split, stride, prompt_tokens, seed, top_p, min_p, smoothing,
-            lookahead_top_k, mc_samples, out_dir, as_json, quiet) -> None:
+            lookahead_top_k, mc_samples, device, dtype, batch_size, samples_per_prompt, rollouts_per_prompt,
+            head_epochs, temperature_runs, out_dir, as_json, quiet) -> None:
     """Fit calibration methods on human text and compare EntCE and log loss on held-out prompts.
 
     FIT (human text on which α, α_t, τ are fitted) and TEST (where every method is scored) are halves of the
     corpus's eval split, by passage (default) or by document (see --split).
+
+    N-gram models get exact (DP) entropies and the exact future-entropy DP. Transformer models run every method
+    through the engine (same weights/dtype for generation and scoring; runs kept in DIR/runs/): temperature solved
+    from measured FIT runs, future_entropy with a learned head (its held-out error is reported); lookahead,
+    temperature_slope and future_entropy_eb are skipped for them (see summary.json "skipped").
 
     \b
     Example:
       scalescope calibrate compare --model ngram:3@20k/char --corpus tinyshakespeare \\
           --methods base,temperature,lookahead,future_entropy,future_entropy_eb --steps 64 \\
           --split passages --stride 48 --samples 0 --out cmp1
+      scalescope calibrate compare --model smollm2-135m --corpus wikitext-2 \\
+          --methods base,temperature,top_p,min_p,future_entropy --samples 16 \\
+          --prompt-tokens 32 --steps 32 --device cpu --out cmp-smollm2
     """
     from scalescope.calibration.methods.compare import CompareConfig, compare_methods
 
@@ -69,6 +91,8 @@ def compare(model_spec, corpus, methods, steps, samples, split, stride, prompt_t
         model=model_spec, corpus=corpus, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
         steps=steps, samples=samples, prompt_tokens=prompt_tokens, seed=seed, top_p=top_p, min_p=min_p,
         smoothing=smoothing, lookahead_top_k=lookahead_top_k, mc_samples=mc_samples, split=split, stride=stride,
+        device=device, dtype=dtype, batch_size=batch_size, samples_per_prompt=samples_per_prompt,
+        rollouts_per_prompt=rollouts_per_prompt, head_epochs=head_epochs, temperature_runs=temperature_runs,
     ).validate()
     if lookahead_top_k is not None and lookahead_top_k < 1:
         raise InputError(f"--lookahead-top-k: must be >= 1 (got {lookahead_top_k})")
@@ -76,6 +100,17 @@ def compare(model_spec, corpus, methods, steps, samples, split, stride, prompt_t
         raise InputError(f"--mc-samples: must be >= 0 (got {mc_samples})")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir}: exists and is not a directory")
+    backend = None
+    if not cfg.is_ngram:
+        from scalescope.calibration.corpora import load_corpus
+        from scalescope.calibration.models import resolve_model
+
+        load_corpus(corpus)  # a bad corpus fails before the (slow) model load
+        if quiet:
+            from scalescope.cli.calibrate import _silence_hf_progress
+
+            _silence_hf_progress()
+        backend = resolve_model(model_spec, dtype=dtype, device=device, seed=seed)
     n_stages = len(set(cfg.methods) | {"base"}) + 2
     bar = tqdm(total=n_stages, disable=quiet, desc="compare", unit="stage")
 
@@ -83,22 +118,40 @@ def compare(model_spec, corpus, methods, steps, samples, split, stride, prompt_t
         bar.set_postfix_str(msg)
         bar.update(1)
 
-    result = compare_methods(cfg, progress=progress)
+    # Everything (engine runs included) goes into a temp dir next to DIR, then moves in: a failure leaves nothing
+    # half-written.
+    tmp = None
+    try:
+        if backend is not None:
+            out_dir.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+        result = compare_methods(cfg, progress=progress, backend=backend,
+                                 runs_dir=None if tmp is None else tmp / "runs")
+    except BaseException:
+        # erase the bar so that a bad corpus/model reads as the one `error: ...` line, not appended to a bar
+        bar.leave = False
+        bar.close()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     bar.close()
     summary = result.summary_dict()
-    # Write everything into a temp dir next to DIR, then move it in: a failure leaves nothing half-written.
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    if tmp is None:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         write_outputs(summary, tmp)
         out_dir.mkdir(parents=True, exist_ok=True)
         for f in tmp.iterdir():
+            if f.is_dir() and (out_dir / f.name).is_dir():
+                shutil.rmtree(out_dir / f.name)  # the engine runs of an earlier comparison in DIR
             f.replace(out_dir / f.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if as_json:
+        extra = {k: summary[k] for k in ("head", "skipped") if summary.get(k)}
         echo_json({k: {x: v[x] for x in ("entce", "entce_ci", "logloss", "logloss_se", "params")}
-                   for k, v in summary["methods"].items()} | {"guarantees": summary["guarantees"]})
+                   for k, v in summary["methods"].items()} | {"guarantees": summary["guarantees"]} | extra)
     else:
         click.echo(f"wrote {out_dir / 'summary.json'}")
 
@@ -125,8 +178,10 @@ def write_outputs(summary: dict, out: Path, *, title: str = "Entropy-calibration
     for fn, name, cap in [
         (plot_tradeoff, "tradeoff", "Held-out log loss vs |EntCE| per method (bars: SE / 95% bootstrap CI), "
                                     "with the per-step temperature path."),
-        (plot_step_curves, "entce_steps", "Per-step EntCE_t of each method (exact DP entropies)."),
-        (plot_alphas, "alphas", "Fitted α_t of future-entropy scaling (Algorithm 1, exact DP)."),
+        (plot_step_curves, "entce_steps", "Per-step EntCE_t of each method ("
+         + ("exact DP entropies)." if summary.get("backend_kind", "ngram") == "ngram" else "sampled entropies).")),
+        (plot_alphas, "alphas", "Fitted α_t of future-entropy scaling (Algorithm 1, "
+         + ("exact DP)." if summary.get("backend_kind", "ngram") == "ngram" else "learned future-entropy head).")),
     ]:
         fig, ax = new_figure()
         fn(summary, ax)
@@ -144,7 +199,16 @@ def write_outputs(summary: dict, out: Path, *, title: str = "Entropy-calibration
             f"passages, scored on {summary['n_test']} held-out passages (P={cfg['prompt_tokens']}, T={cfg['steps']}; "
             f"FIT/TEST by {how}"
             + (f"; stride {sp['stride']}, SEs clustered by segment" if sp.get("se_clusters") == "segment" else "")
-            + "). EntCE = H − L in nats/token with exact (DP) entropies.")
+            + ")." + (" EntCE = H − L in nats/token with exact (DP) entropies." if summary.get("backend_kind", "ngram")
+                      == "ngram" else " Every method measured with the engine (same weights/dtype for generation "
+                      "and scoring); EntCE = H − L in nats/token with H the entropy along sampled generations "
+                      f"({(summary.get('engine') or {}).get('samples_per_prompt')} per prompt)."))
+    head = summary.get("head") or {}
+    if head:
+        text += (f" Learned future-entropy head: held-out RMSE δ = {head['delta_rmse']:.3f} nats vs "
+                 f"{head['baseline_rmse']:.3f} for the per-step-mean label baseline.")
+    for m, why in (summary.get("skipped") or {}).items():
+        text += f" {m}: {why}."
     label = {"future_entropy": "Future-entropy scaling", "future_entropy_eb": "With empirical-Bayes shrinkage"}
     for m, gm in (g.get("by_method") or {}).items():
         text += (f" {label.get(m, m)} vs base: log loss {gm['logloss_diff_minus_base']:+.4f} ± "

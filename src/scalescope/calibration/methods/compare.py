@@ -75,6 +75,21 @@ class CompareConfig:
     tol: float = 1e-8
     split: str = "passages"
     stride: int | None = None
+    # Transformer path only (compare_transformer): engine settings, sampled generations per TEST/FIT prompt,
+    # learned-head training and the measured temperature solve.
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 16
+    samples_per_prompt: int = 2
+    rollouts_per_prompt: int = 4
+    head_epochs: int = 300
+    head_lr: float = 0.05
+    head_label: str = "entropy"
+    temperature_runs: int = 5
+
+    @property
+    def is_ngram(self) -> bool:
+        return self.model.startswith("ngram:")
 
     def validate(self) -> CompareConfig:
         unknown = [m for m in self.methods if m not in METHODS]
@@ -95,11 +110,16 @@ class CompareConfig:
             raise InputError("--top-p must be in (0, 1] and --min-p in [0, 1]")
         if not 0 < self.smoothing < 1:
             raise InputError(f"--smoothing: must be in (0, 1) (got {self.smoothing})")
-        if not self.model.startswith("ngram:"):
-            raise InputError(
-                f"--model '{self.model}': compare runs the exact-DP methods on n-gram models (ngram:N[:CORPUS]/char); "
-                "for transformer backends use scalescope.calibration.methods.value_head"
-            )
+        for name, v in [("--batch-size", self.batch_size), ("--samples-per-prompt", self.samples_per_prompt),
+                        ("--rollouts-per-prompt", self.rollouts_per_prompt), ("--head-epochs", self.head_epochs)]:
+            if v < 1:
+                raise InputError(f"{name}: must be >= 1 (got {v})")
+        if self.temperature_runs < 2:
+            raise InputError(f"--temperature-runs: must be >= 2 (got {self.temperature_runs})")
+        if self.head_label not in ("entropy", "logloss"):
+            raise InputError(f"--head-label: use entropy or logloss (got {self.head_label!r})")
+        if self.is_ngram and (self.device, self.dtype) != ("auto", "auto"):
+            raise InputError("--device/--dtype: apply to transformer models only (n-gram models run on the CPU)")
         return self
 
 
@@ -118,6 +138,10 @@ class CompareResult(Result):
     paired_vs_base: dict[str, dict[str, float]]
     matched_temperature: list[dict[str, Any]]
     temperature_path: list[dict[str, Any]]
+    backend_kind: str = "ngram"
+    skipped: dict[str, str] | None = None
+    engine: dict[str, Any] | None = None
+    head: dict[str, Any] | None = None
 
     def summary_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.to_dict().items() if k != "evaluations"}
@@ -243,10 +267,27 @@ def compare_methods(
     fit: PassageSet | tuple[np.ndarray, np.ndarray] | None = None,
     test: PassageSet | tuple[np.ndarray, np.ndarray] | None = None,
     progress: Callable[[str], None] | None = None,
+    runs_dir=None,
+    backend=None,
 ) -> CompareResult:
     """Fit every method on FIT passages and score it on TEST passages (pass ``fsm``/``fit``/``test`` to bypass the
-    corpus loading, e.g. in tests with toy models)."""
+    corpus loading, e.g. in tests with toy models).
+
+    Models that are not n-grams go to :func:`~.compare_transformer.compare_transformer` (engine-measured methods,
+    learned future-entropy head); their engine runs are written under ``runs_dir`` (a temporary directory, deleted
+    afterwards, when None). ``backend``: an already-resolved backend for that path.
+    """
     cfg.validate() if fsm is None else None
+    if fsm is None and not cfg.is_ngram:
+        import tempfile
+        from pathlib import Path
+
+        from scalescope.calibration.methods.compare_transformer import compare_transformer
+
+        if runs_dir is not None:
+            return compare_transformer(cfg, backend=backend, runs_dir=Path(runs_dir), progress=progress)
+        with tempfile.TemporaryDirectory() as tmp:
+            return compare_transformer(cfg, backend=backend, runs_dir=Path(tmp) / "runs", progress=progress)
     say = progress or (lambda msg: None)
     model_info: dict[str, Any] = {}
     if fsm is None:

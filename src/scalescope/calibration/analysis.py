@@ -151,6 +151,8 @@ def read_run(run_dir: str | Path) -> RunData:
         manifest = json.loads(mf.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InputError(f"{mf}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{mf}: not valid UTF-8 text ({e.reason} at byte offset {e.start})") from None
     if not isinstance(manifest, dict):
         raise InputError(f"{mf}: expected a JSON object")
     shards = sorted((p / "shards").glob("*.parquet")) if (p / "shards").is_dir() else []

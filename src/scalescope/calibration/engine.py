@@ -112,6 +112,12 @@ class CalibrationConfig:
         if not 0.0 < self.held_out < 1.0:
             raise InputError(f"held_out {self.held_out}: must be in (0, 1)")
         parse_sampler(self.sampler)  # raises a one-line InputError on typos
+        if self.device not in (None, "", "auto"):
+            # checked here, not only in the HF backend, because n-gram models never resolve a device
+            try:
+                torch.device(self.device)
+            except (RuntimeError, ValueError):
+                raise InputError(f"--device {self.device}: expected auto, cpu, cuda or cuda:N") from None
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -109,7 +109,8 @@ def _check_m(m) -> np.ndarray:
 def _log_direct(m: np.ndarray, p: np.ndarray) -> np.ndarray:
     """log sum_i p_i (1-p_i)^(m-1), exactly, chunked over types, log-sum-exp over the chunk partial sums."""
     out = np.full(len(m), -np.inf)
-    lp, l1p = np.log(p), np.log1p(-np.minimum(p, 1 - 1e-300))
+    with np.errstate(divide="ignore"):  # p_i = 1 (v = 1) or p_i underflowing to 0: log 0 = -inf is exact here
+        lp, l1p = np.log(p), np.log1p(-np.minimum(p, 1 - 1e-300))
     chunk = max(1, 4_000_000 // max(1, len(m)))
     for s in range(0, len(p), chunk):
         # (m-1) * log1p(-p): exact; m = 1 gives 0 * finite = 0 (p < 1 after the clip above).

@@ -72,6 +72,11 @@ def write_singleton_figure(out_dir: Path, alphas=(1.0, 1.25, 1.5), vocab: int = 
 
 
 # ------------------------------------------------------------------------------------------------ simulate
+def _check_out_dir(out_dir: Path) -> None:
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise InputError(f"--out {out_dir}: exists and is not a directory")
+
+
 def run_simulate(out_dir: Path, *, alphas: Sequence[float], vocab: int, m_values: Sequence[float], steps: int,
                  samples: int, tables: int, entropy_jump: float, seed: int, quiet: bool = True,
                  section: bool = True) -> list[T.ToySimulation]:
@@ -87,6 +92,9 @@ def run_simulate(out_dir: Path, *, alphas: Sequence[float], vocab: int, m_values
     for name, val in (("steps", steps), ("samples", samples), ("tables", tables)):
         if int(val) < 1:
             raise InputError(f"--{name}={val}: must be >= 1")
+    if not (np.isfinite(entropy_jump) and entropy_jump > 0):
+        raise InputError(f"--entropy-jump={entropy_jump}: must be a positive number of nats")
+    _check_out_dir(out_dir)
     sims = [T.simulate_toy(a, vocab, m_values, steps=steps, samples=samples, tables=tables,
                            entropy_jump=entropy_jump, seed=seed + i)
             for i, a in enumerate(_progress(list(alphas), quiet, "simulate"))]
@@ -145,6 +153,7 @@ def run_zipf_fit(out_dir: Path, *, corpora: Sequence[str], tokenizer: str = "wor
         raise InputError(f"--top-k {top_k}: must be >= 3")
     if int(n_boot) < 0:
         raise InputError(f"--bootstrap {n_boot}: must be >= 0")
+    _check_out_dir(out_dir)
     fits, freqs, skipped = {}, {}, {}
     for name in corpora:  # load everything first: a bad corpus fails before any work or output
         try:

@@ -39,6 +39,10 @@ class Group(click.Group):
             fail(f"{e.filename or e}: no such file or directory")
         except IsADirectoryError as e:
             fail(f"{e.filename or e}: is a directory, expected a file")
+        except FileExistsError as e:  # mkdir where a file is: an --out that names an existing file
+            fail(f"{e.filename or e}: exists and is not a directory")
+        except NotADirectoryError as e:
+            fail(f"{e.filename or e}: a part of this path is a file, not a directory")
         except PermissionError as e:
             fail(f"{e.filename or e}: permission denied")
         except UnicodeDecodeError as e:

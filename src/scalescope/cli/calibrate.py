@@ -20,7 +20,14 @@ from scalescope.errors import InputError
 
 @click.group(cls=Group)
 def calibrate() -> None:
-    """Entropy calibration of language models: measure (run), analyse (analyze), mitigate (compare)."""
+    """Entropy calibration of language models: measure (run), analyse (analyze), mitigate (compare).
+
+    \b
+    Example:
+      scalescope calibrate run --model ngram:3 --corpus wikitext-2 --steps 64 --samples 16 --out run1
+      scalescope calibrate analyze run1 --out calib-out
+      scalescope calibrate compare --model ngram:3@20k/char --corpus tinyshakespeare --steps 16 --out cmp1
+    """
 
 
 @calibrate.command("run")

@@ -112,11 +112,14 @@ def write_analysis(study, cfg, out: Path, *, title: str = "Entropy calibration",
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--bits", is_flag=True, help="Report entropies and log losses in bits instead of nats.")
-@click.option("--early", type=int, default=None, help="Early window: the first N steps (default: first 10%).")
-@click.option("--late", type=int, default=None, help="Late window: the last N steps (default: last 50%).")
-@click.option("--bootstrap", "n_boot", type=int, default=1000, show_default=True,
+@click.option("--early", type=click.IntRange(min=1), default=None,
+              help="Early window: the first N steps (default: first 10%).")
+@click.option("--late", type=click.IntRange(min=1), default=None,
+              help="Late window: the last N steps (default: last 50%).")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap replicates over prompts (0: no CIs).")
-@click.option("--ci", type=float, default=0.95, show_default=True, help="Confidence level.")
+@click.option("--ci", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95, show_default=True,
+              help="Confidence level.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--entropy", type=click.Choice(["sampled", "full"]), default="sampled", show_default=True,
               help="Entropy of the distribution actually sampled (q) or of the untransformed model (p̂).")

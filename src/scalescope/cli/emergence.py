@@ -24,7 +24,13 @@ def _prepare(data: str, out: Path):
 
 @click.group("emergence", cls=Group)
 def emergence() -> None:
-    """Emergent abilities: hard vs soft metrics, x axes, breakthroughness, breakpoints, backtests."""
+    """Emergent abilities: hard vs soft metrics, x axes, breakthroughness, breakpoints, backtests.
+
+    \b
+    Example:
+      scalescope emergence analyze --data olmo-ladder --out em-olmo
+      scalescope emergence backtest --data olmo-ladder --out bt-olmo
+    """
 
 
 @emergence.command("analyze")

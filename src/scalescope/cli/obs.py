@@ -30,13 +30,13 @@ def _tasks() -> dict:
 
 
 def _read_csv(path: str, what: str) -> pd.DataFrame:
+    from scalescope.data.validate import read_csv_strict
+
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{what} {path}: no such file")
-    try:
-        df = pd.read_csv(p)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise InputError(f"{p.name}: not a readable CSV ({str(e).splitlines()[0]})") from None
+    # strict: pandas would silently shift ragged rows into the index and mis-report them as a missing column
+    df = read_csv_strict(p, label=p.name)
     if C.MODEL_COL not in df.columns:
         raise InputError(f"{p.name}: column 'Model' is missing (found: {', '.join(map(str, df.columns))})")
     if df[C.MODEL_COL].duplicated().any():
@@ -81,6 +81,10 @@ def _load_target(spec: str, bench_kind: str):
         df = _read_csv(path, "--target")
         if col not in df.columns:
             raise InputError(f"{Path(path).name}: column {col!r} not found (found: {', '.join(map(str, df.columns))})")
+        from scalescope.data.validate import check_numeric
+
+        # empty cells are missing evaluations (allowed); text or inf in a score column is a broken file
+        df = check_numeric(df, [col], label=Path(path).name, key=C.MODEL_COL)
         return df, col, None
     for name in ("obsscaling-emergent", "obsscaling-post-training", "obsscaling-agent"):
         df = D.load_table(name)
@@ -119,7 +123,7 @@ def obs() -> None:
 @click.option("--ceiling", type=float, default=None, help="Ceiling H (perfect score).")
 @click.option("--exclude-benchmarks", default="", help="Comma-separated benchmarks to leave out, e.g. GSM8K.")
 @click.option("--reference-family", default=None, help="Family for the equivalent-compute axis (default Llama-2).")
-@click.option("--bootstrap", "n_boot", default=200, show_default=True, type=int,
+@click.option("--bootstrap", "n_boot", default=200, show_default=True, type=click.IntRange(min=0),
               help="Family-cluster bootstrap replicates for CIs (0 = none).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output directory.")
@@ -152,10 +156,13 @@ def fit_cmd(benchmarks, target, n_pcs, predictor, split, link, loss, chance, cei
     if unknown:
         raise InputError(f"--exclude-benchmarks: {', '.join(unknown)} not in the benchmark table")
     metrics = [m for m in metrics if m not in excl and m != tcol]
-    if predictor == "pc" and len(metrics) < n_pcs:
-        raise InputError(f"--pcs: {n_pcs} components need at least {n_pcs} benchmarks, have {len(metrics)}")
     if n_pcs < 1:
         raise InputError(f"--pcs: must be at least 1, got {n_pcs}")
+    if predictor == "pc" and len(metrics) < n_pcs:
+        raise InputError(f"--pcs: {n_pcs} components need at least {n_pcs} benchmarks, have {len(metrics)}")
+    for flag, v in (("--chance", chance), ("--ceiling", ceiling)):
+        if v is not None and not np.isfinite(v):
+            raise InputError(f"--{flag.lstrip('-')}: must be a finite number, got {v}")
     if C.FAMILY_COL not in bench.columns:
         bench = bench.assign(**{C.FAMILY_COL: bench[C.MODEL_COL].astype(str)})
     df = D.join_target(bench, ttable, [tcol]) if tcol not in bench.columns else bench
@@ -348,7 +355,8 @@ def _parse_budgets(text: str) -> tuple[int, ...]:
 @click.option("--cutoff", default=C.CUTOFF_DEFAULT_1E21, show_default=True, type=float,
               help="Candidate pool = models with FLOPs (1E21) <= cutoff.")
 @click.option("--include", default="", help="Comma-separated families forced into every subset (e.g. Llama-2).")
-@click.option("--max-families", default=10, show_default=True, type=int)
+@click.option("--max-families", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Largest number of families in a subset.")
 @click.option("--mode", type=click.Choice(["auto", "exhaustive", "greedy"]), default="auto", show_default=True,
               help="auto = exhaustive up to 22 families, else greedy.")
 @click.option("--evaluate/--no-evaluate", default=None,
@@ -376,7 +384,12 @@ def select_cmd(budget, benchmarks, cutoff, include, max_families, mode, evaluate
         else [c for c in bench.columns if c not in _META and pd.api.types.is_numeric_dtype(bench[c])])
     if C.FLOPS_COL not in bench.columns:
         raise InputError(f"--benchmarks: column {C.FLOPS_COL!r} is needed for the candidate pool cutoff")
-    pool, X = A.selection_pool(bench, metrics, cutoff)
+    if not np.isfinite(cutoff) or cutoff <= 0:
+        raise InputError(f"--cutoff: must be a positive number of FLOPs (1E21), got {cutoff:g}")
+    try:
+        pool, X = A.selection_pool(bench, metrics, cutoff)
+    except InputError as e:  # too few models under the cutoff for the PCA: the flag is what to change
+        raise InputError(f"--cutoff {cutoff:g}: too few complete models with FLOPs <= cutoff ({e})") from None
     if len(pool) < 3:
         raise InputError(f"--cutoff: only {len(pool)} complete model(s) with FLOPs <= {cutoff:g}; need at least 3")
     inc = tuple(f.strip() for f in include.split(",") if f.strip())
@@ -459,6 +472,8 @@ def predict_cmd(models, targets, n_pcs, out, quiet):
     from scalescope.observational.preregister import make_payload, predict_new
     from scalescope.results import write_json
 
+    if n_pcs < 1:
+        raise InputError(f"--pcs: must be at least 1, got {n_pcs}")
     new = _read_csv(models, "--models")
     tasks = _tasks()
     keys = targets or tuple(t.key for t in (*C.EMERGENT_TASKS, *C.POST_TRAINING_TASKS) if t.headline)
@@ -474,6 +489,12 @@ def predict_cmd(models, targets, n_pcs, out, quiet):
         miss = [m for m in metrics if m not in new.columns]
         if miss:
             raise InputError(f"{Path(models).name}: benchmark column(s) {', '.join(miss)} missing")
+        from scalescope.data.validate import check_numeric
+
+        new = check_numeric(new, metrics, label=Path(models).name, key=C.MODEL_COL)
+        if n_pcs > len(metrics):
+            raise InputError(f"--pcs: {n_pcs} components need at least {n_pcs} benchmarks, task {k} has "
+                             f"{len(metrics)}")
         if new[metrics].isna().all(axis=1).any():
             m = new.loc[new[metrics].isna().all(axis=1), C.MODEL_COL].iloc[0]
             raise InputError(f"{Path(models).name}: model {m!r} has no benchmark score")
@@ -513,7 +534,17 @@ def score_cmd(predictions, actual, as_json):
         payload = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InputError(f"{p.name}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    res = score(payload, _read_csv(actual, "--actual"))
+    except UnicodeDecodeError as e:
+        raise InputError(f"{p.name}: not valid UTF-8 text ({e.reason} at byte offset {e.start})") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("targets"), list):
+        raise InputError(f"{p.name}: not a scalescope pre-registration file (written by `scalescope obs predict`)")
+    act = _read_csv(actual, "--actual")
+    from scalescope.data.validate import check_numeric
+
+    # empty cells are models not evaluated yet; text or inf in a target column is a broken results file
+    cols = [e.get("target") for e in payload["targets"] if isinstance(e, dict) and e.get("target") in act.columns]
+    act = check_numeric(act, cols, label=Path(actual).name, key=C.MODEL_COL)
+    res = score(payload, act)
     if as_json:
         echo_json(res)
         return

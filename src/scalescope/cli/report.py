@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from scalescope.errors import InputError
 from scalescope.report import build_report
 
 
@@ -22,8 +23,12 @@ def report(directories: tuple[Path, ...], out_dir: Path | None, title: str) -> N
 
     \b
     Example:
-      scalescope report obs-out emergence-out runs/ --out report/
+      scalescope obs reproduce --out obs-out
+      scalescope emergence analyze --data olmo-ladder --out emergence-out
+      scalescope report obs-out emergence-out --out report/
     """
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir}: exists and is not a directory")
     out = (out_dir or directories[0]) / "index.html"
     path = build_report(list(directories), out, title=title)
     click.echo(str(path))

@@ -25,9 +25,16 @@ def _floats(text: str, name: str) -> list[float]:
     return vals
 
 
+# Validated ranges of the exact singleton sum (calibration/theory.py); larger values lose precision or memory.
+MAX_VOCAB = 10**8
+MAX_M = 1e12
+
+
 def _int_vocab(v: float) -> int:
     if not np.isfinite(v) or v < 1 or float(v) != int(v):
         raise InputError(f"--vocab {v:g}: must be a positive integer (e.g. 100000 or 1e5)")
+    if v > MAX_VOCAB:
+        raise InputError(f"--vocab {v:g}: must be <= {MAX_VOCAB:g}")
     return int(v)
 
 
@@ -61,6 +68,8 @@ def singleton_cmd(alpha: float, m: float, vocab: float, slope: bool, as_json: bo
 
     if not np.isfinite(m) or m < 1:
         raise InputError(f"--m {m:g}: must be a number >= 1")
+    if m > MAX_M:
+        raise InputError(f"--m {m:g}: must be <= {MAX_M:g}")
     if not np.isfinite(alpha) or alpha <= 0:
         raise InputError(f"--alpha {alpha:g}: must be a positive number")
     r = singleton(alpha, m, _int_vocab(vocab), slope=slope)
@@ -109,7 +118,7 @@ def simulate_cmd(alphas, vocab, m_min, m_max, points, steps, samples, tables, en
     m_max = v / 3 if m_max is None else m_max
     if points < 2:
         raise InputError(f"--points {points}: must be >= 2")
-    if not (1 <= m_min < m_max):
+    if not (np.isfinite(m_min) and np.isfinite(m_max) and 1 <= m_min < m_max):
         raise InputError(f"--m-min {m_min:g} / --m-max {m_max:g}: need 1 <= m-min < m-max")
     m_values = np.geomspace(m_min, m_max, points)
     sims = run_simulate(out_dir, alphas=_floats(alphas, "--alpha"), vocab=v, m_values=m_values, steps=steps,

@@ -50,6 +50,8 @@ def holdout_mask(models: pd.DataFrame, spec: str) -> np.ndarray:
         raise InputError(f"--holdout {spec}: expected size:K, top:Q or cutoff:FLOPS") from None
     flops = models["train_flops"].to_numpy(float)
     if kind == "size":
+        if not (np.isfinite(v) and v >= 1 and v == int(v)):
+            raise InputError(f"--holdout {spec}: K must be a positive integer (number of largest sizes held out)")
         p = models["params_total"].to_numpy(float)
         sizes = np.unique(p[np.isfinite(p)])
         if sizes.size <= int(v):
@@ -63,6 +65,8 @@ def holdout_mask(models: pd.DataFrame, spec: str) -> np.ndarray:
             return np.zeros(len(models), bool)
         return flops > np.quantile(f, 1 - v)
     if kind == "cutoff":
+        if not (np.isfinite(v) and v > 0):
+            raise InputError(f"--holdout {spec}: the FLOPs cutoff must be a positive number")
         return flops > v
     raise InputError(f"--holdout {spec}: expected size:K, top:Q or cutoff:FLOPS")
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scalescope.errors import InputError
 from scalescope.results import to_jsonable, write_json
 
 SECTION_FILE = "section.json"
@@ -90,7 +91,18 @@ def read_section(directory: str | Path) -> Section:
     directory = Path(directory)
     f = directory / SECTION_FILE
     if f.exists():
-        d = json.loads(f.read_text(encoding="utf-8"))
+        try:
+            d = json.loads(f.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise InputError(f"{f}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        except UnicodeDecodeError as e:
+            raise InputError(f"{f}: not valid UTF-8 text ({e.reason} at byte offset {e.start})") from None
+        if not isinstance(d, dict):
+            raise InputError(f"{f}: expected a JSON object (see scalescope.report.write_section)")
+        try:
+            order = int(d.get("order", 50))
+        except (TypeError, ValueError):
+            raise InputError(f"{f}: 'order' must be an integer, got {d.get('order')!r}") from None
         return Section(
             directory=directory,
             title=d.get("title") or directory.name,
@@ -99,7 +111,7 @@ def read_section(directory: str | Path) -> Section:
             figures=list(d.get("figures", [])),
             tables=list(d.get("tables", [])),
             metrics=dict(d.get("metrics", {})),
-            order=int(d.get("order", 50)),
+            order=order,
         )
     figs = [
         {"path": str(p.relative_to(directory)), "caption": p.stem.replace("_", " ")}
@@ -112,7 +124,7 @@ def read_section(directory: str | Path) -> Section:
         if p.exists():
             try:
                 d = json.loads(p.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
+            except ValueError:  # not JSON or not UTF-8: no metrics from this file
                 continue
             if isinstance(d, dict):
                 metrics.update({k: v for k, v in d.items() if isinstance(v, int | float | str | bool)})

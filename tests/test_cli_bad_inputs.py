@@ -200,3 +200,13 @@ def test_report_out_is_a_file(tmp_path, afile):
     d = tmp_path / "res"
     d.mkdir()
     one_line_error(run("report", d, "--out", afile), f"--out {afile}")
+
+
+def test_calibrate_compare_bad_corpus_erases_the_progress_bar(tmp_path):
+    # without --quiet the error used to be appended to the unfinished bar ("...passages]error: corpus ...")
+    r = run("calibrate", "compare", "--model", "ngram:3@20k/char", "--corpus", tmp_path / "nope.txt", "--steps", 8,
+            "--samples", 4, "--out", tmp_path / "c")
+    assert r.exit_code == 2, r.stderr
+    assert [ln for ln in r.stderr.split("\n") if ln.strip()] == [r.stderr.strip("\n")]  # one terminal line
+    assert r.stderr.strip().split("\r")[-1].startswith("error: corpus"), r.stderr
+    assert not (tmp_path / "c").exists()

@@ -145,6 +145,12 @@ def fit_cmd(benchmarks, target, n_pcs, predictor, split, link, loss, chance, cei
 
     bench, kind = _load_benchmarks(benchmarks)
     ttable, tcol, task = _load_target(target, kind)
+    leak = tcol  # a benchmark with the target's name never enters the capability space
+    if tcol in bench.columns and ":" in target and Path(target.rsplit(":", 1)[0]).is_file():
+        # A user's CSV column named like a benchmark (e.g. their own MMLU run): predict *their* values, not the
+        # benchmark table's, which the join below would otherwise silently keep.
+        tcol = f"{tcol} (target)"
+        ttable = ttable.rename(columns={leak: tcol})
     excl = [b.strip() for b in exclude_benchmarks.split(",") if b.strip()]
     if kind == "base":
         metrics = list(C.NONGSM_METRICS if task is not None and task.nongsm else C.BASE_METRICS)
@@ -155,7 +161,7 @@ def fit_cmd(benchmarks, target, n_pcs, predictor, split, link, loss, chance, cei
     unknown = [b for b in excl if b not in bench.columns]
     if unknown:
         raise InputError(f"--exclude-benchmarks: {', '.join(unknown)} not in the benchmark table")
-    metrics = [m for m in metrics if m not in excl and m != tcol]
+    metrics = [m for m in metrics if m not in excl and m not in (tcol, leak)]
     if n_pcs < 1:
         raise InputError(f"--pcs: must be at least 1, got {n_pcs}")
     if predictor == "pc" and len(metrics) < n_pcs:

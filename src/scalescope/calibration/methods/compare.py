@@ -1,5 +1,9 @@
 """Evaluation runner for calibration methods on n-gram models (``scalescope calibrate compare``; spec §5.3 item 5).
 
+(Transformer models -- anything :func:`~scalescope.calibration.models.resolve_model` gives that is not an n-gram --
+are dispatched by :func:`compare_methods` to :mod:`.compare_transformer`: same FIT/TEST split, engine-measured
+methods, learned future-entropy head. The protocol below is the n-gram one.)
+
 Protocol (declared):
 1. The n-gram (``ngram:N[:CORPUS][@TOKENS]/char``) is trained on the TRAIN split of the corpus (E1's
    ``resolve_model``; document-level split, seed ``SPLIT_SEED``). Its exact state chain becomes a

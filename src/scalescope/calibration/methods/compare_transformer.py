@@ -254,7 +254,6 @@ def compare_transformer(cfg, *, backend=None, corpus=None, runs_dir: Path, progr
     evals: dict[str, MethodEvaluation] = {}
     fits: dict[str, Any] = {}
     head_info: dict[str, Any] = {}
-    f_at_1 = None
 
     def fit_entce(rec, reps):
         return evaluation_from_records("fit", {}, rec, nf, reps, truncates=False, smoothing=cfg.smoothing,
@@ -265,7 +264,7 @@ def compare_transformer(cfg, *, backend=None, corpus=None, runs_dir: Path, progr
         Rr = cfg.rollouts_per_prompt
         rec_t = _Recorder(score_rows=nf)
         rec = eng.run("fit_rollouts", fit.prompts, fit.human, transform=rec_t, repeats=Rr)
-        f_at_1 = fit_entce(rec, Rr)
+        fits["future_entropy_rollouts"] = {"entce_fit_base": fit_entce(rec, Rr), "rollouts_per_prompt": Rr}
         hid, hid_h, logp_h = rec_t.arrays()
         dev = backend.device
         cal = LearnedFutureEntropyCalibrator(horizon=cfg.steps, rollouts_per_prompt=Rr, label=cfg.head_label,
@@ -301,10 +300,10 @@ def compare_transformer(cfg, *, backend=None, corpus=None, runs_dir: Path, progr
                               repeats=R)
                 return fit_entce(rec, R)
 
-            sol = solve_temperature_measured(measure, f_at_1=f_at_1, max_runs=cfg.temperature_runs)
+            # τ = 1 is measured again (not taken from the rollouts) so every τ shares the same random numbers.
+            sol = solve_temperature_measured(measure, max_runs=cfg.temperature_runs)
             fits[m] = {"tau": sol["tau"], "bracketed": sol["bracketed"], "target": "entce", "runs": sol["runs"],
                        "measured_runs": n_runs[0],
-                       "tau_1_from": "future_entropy FIT rollouts" if f_at_1 is not None else "a measured run",
                        "method": "measured FIT runs: bracket from τ=1, then Illinois regula falsi in log τ"}
             spec, params = f"temp={sol['tau']:.6g}", {"tau": sol["tau"]}
         elif trunc:

@@ -135,26 +135,37 @@ def train_head(hidden: torch.Tensor, tokens: torch.Tensor, future: torch.Tensor,
     dev = hidden.device
     head = FutureEntropyHead(d, vocab_size, T).to(dev)
     remaining = (T - 1 - torch.arange(T, device=dev, dtype=hidden.dtype))
-    with torch.no_grad():
-        head.lin.weight.zero_()
-        rate = (future[train_idx][:, : T - 1] / remaining[: T - 1]).mean() if T > 1 else torch.tensor(0.0)
-        head.lin.bias.fill_(float(rate))
-    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    rate = float((future[train_idx][:, : T - 1] / remaining[: T - 1]).mean()) if T > 1 else 0.0
+    # Only the rows of tokens sampled in the training rollouts get gradients (and Adam leaves zero-gradient rows
+    # where they are), so optimise just those rows: the same fit, without touching the V x d matrix per epoch.
+    seen = torch.unique(tokens[train_idx])
+    index = torch.full((vocab_size,), -1, dtype=torch.long, device=dev)
+    index[seen] = torch.arange(len(seen), device=dev)
+    W = torch.zeros(len(seen), d, device=dev, dtype=hidden.dtype, requires_grad=True)
+    b = torch.full((len(seen),), rate, device=dev, dtype=hidden.dtype, requires_grad=True)
+    opt = torch.optim.Adam([W, b], lr=lr)
 
-    def loss_on(sel):
+    def loss_on(sel, W, b):
         h, tok = hidden[sel], tokens[sel]
-        pred = remaining * ((h * head.lin.weight[tok]).sum(-1) + head.lin.bias[tok])
+        j = index[tok]
+        known = j >= 0  # a held-out rollout can sample a token the training rollouts never did: mean rate
+        js = j.clamp_min(0)
+        pred = remaining * torch.where(known, (h * W[js]).sum(-1) + b[js], torch.full_like(b[js], rate))
         return ((pred - future[sel]) ** 2)[:, : T - 1].mean()
 
     for _ in range(epochs):
         opt.zero_grad()
-        loss = loss_on(train_idx)
+        loss = loss_on(train_idx, W, b)
         loss.backward()
         opt.step()
     with torch.no_grad():
-        train_rmse = float(loss_on(train_idx).sqrt())
-        delta = float(loss_on(test_idx).sqrt())
+        train_rmse = float(loss_on(train_idx, W, b).sqrt())
+        delta = float(loss_on(test_idx, W, b).sqrt())
         base = float(((future[test_idx] - future[train_idx].mean(0)) ** 2)[:, : T - 1].mean().sqrt())
+        head.lin.weight.zero_()
+        head.lin.bias.fill_(rate)
+        head.lin.weight[seen] = W.detach()
+        head.lin.bias[seen] = b.detach()
     return head.eval(), train_rmse, delta, base
 
 

@@ -209,3 +209,15 @@ def test_top_p_partial_sort_shortcut_is_exact(z, p0, k):
     diff = a != b
     if diff.any():
         assert torch.allclose(probs[diff].min(), probs[diff].max(), atol=1e-7)
+
+
+def test_future_entropy_head_kind_is_known_without_importing_methods():
+    # Registered lazily by scalescope.calibration.methods.value_head: `calibrate run --sampler` must know it.
+    import subprocess
+    import sys
+
+    code = ("from scalescope.calibration.samplers import parse_sampler\n"
+            "try:\n    parse_sampler('future_entropy_head=/nonexistent.pt')\n"
+            "except Exception as e:\n    print(type(e).__name__, e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("InputError") and "no head file" in out and "unknown kind" not in out

@@ -26,6 +26,7 @@ Example
 from __future__ import annotations
 
 import difflib
+import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -329,6 +330,8 @@ _ALIASES = {
     "typical_p": "typical",
 }
 _PURE = {"", "pure", "none", "ancestral", "identity"}
+# Kinds registered by modules that are heavy to import: imported on first use, so `calibrate run --sampler` knows them.
+_LAZY = {"future_entropy_head": "scalescope.calibration.methods.value_head"}
 
 
 def register(kind: str, factory: Factory, *, aliases: tuple[str, ...] = ()) -> None:
@@ -373,6 +376,8 @@ def parse_sampler(spec: str | Transform | None) -> Transform:
             raise InputError(f"sampler {text!r}: item {item!r} needs the form kind=value (e.g. 'top_p=0.9')")
         kind, value = (s.strip() for s in item.split("=", 1))
         key = _ALIASES.get(kind.lower().replace("-", "_"), kind.lower().replace("-", "_"))
+        if key not in _REGISTRY and key in _LAZY:
+            importlib.import_module(_LAZY[key])
         if key not in _REGISTRY:
             names = sorted(set(_REGISTRY) | set(_ALIASES))
             close = difflib.get_close_matches(kind.lower(), names, n=1, cutoff=0.6)

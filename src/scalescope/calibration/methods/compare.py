@@ -39,7 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from scalescope.calibration.methods.evaluate import MethodEvaluation, evaluate_policy, paired_difference
+from scalescope.calibration.methods.evaluate import (
+    MethodEvaluation,
+    evaluate_policy,
+    paired_difference,
+    paired_vs_base,
+)
 from scalescope.calibration.methods.future_entropy import FutureEntropyCalibrator
 from scalescope.calibration.methods.lookahead import LookaheadCalibrator
 from scalescope.calibration.methods.markov import FiniteStateLM
@@ -356,12 +361,7 @@ def compare_methods(
     guarantees: dict[str, Any] = {}
     matched: list[dict[str, Any]] = []
     base = evals["base"]
-    paired: dict[str, dict[str, float]] = {}
-    for m, ev in evals.items():
-        if m != "base":
-            d_ll, se_ll = paired_difference(ev, base, "logloss")
-            d_e, se_e = paired_difference(ev, base, "entce")
-            paired[m] = {"logloss_diff": d_ll, "logloss_diff_se": se_ll, "entce_diff": d_e, "entce_diff_se": se_e}
+    paired = paired_vs_base(evals)
     for m in ("future_entropy", "future_entropy_eb"):
         if m not in evals:
             continue

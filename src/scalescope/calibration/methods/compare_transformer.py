@@ -33,7 +33,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from scalescope.calibration.methods.evaluate import MethodEvaluation, bootstrap_ci, mean_se, paired_difference
+from scalescope.calibration.methods.evaluate import (
+    MethodEvaluation,
+    bootstrap_ci,
+    mean_se,
+    paired_vs_base,
+)
 from scalescope.errors import InputError
 
 SUPPORTED = ("base", "temperature", "top_p", "min_p", "future_entropy")
@@ -315,12 +320,7 @@ def compare_transformer(cfg, *, backend=None, corpus=None, runs_dir: Path, progr
         evals[m] = evaluation_from_records(m, params, rec, nt, R, truncates=trunc, smoothing=cfg.smoothing,
                                            seed=cfg.seed)
     base = evals["base"]
-    paired: dict[str, dict[str, float]] = {}
-    for m, ev in evals.items():
-        if m != "base":
-            d_ll, se_ll = paired_difference(ev, base, "logloss")
-            d_e, se_e = paired_difference(ev, base, "entce")
-            paired[m] = {"logloss_diff": d_ll, "logloss_diff_se": se_ll, "entce_diff": d_e, "entce_diff_se": se_e}
+    paired = paired_vs_base(evals)
     guarantees: dict[str, Any] = {}
     if "future_entropy" in evals:
         g = _guarantee(evals["future_entropy"], base, test.doc)

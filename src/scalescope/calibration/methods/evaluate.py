@@ -183,3 +183,15 @@ def paired_difference(a: MethodEvaluation, b: MethodEvaluation, what: str = "log
     else:
         x = (a.per_passage_entropy - a.per_passage_logloss) - (b.per_passage_entropy - b.per_passage_logloss)
     return float(x.mean()), mean_se(x, a.groups if groups is None else groups)
+
+
+def paired_vs_base(evals: dict[str, MethodEvaluation], base: str = "base") -> dict[str, dict[str, float]]:
+    """Paired per-passage differences of every method against ``base``: log loss and EntCE, each with its SE."""
+    ref = evals[base]
+    out: dict[str, dict[str, float]] = {}
+    for m, ev in evals.items():
+        if m != base:
+            d_ll, se_ll = paired_difference(ev, ref, "logloss")
+            d_e, se_e = paired_difference(ev, ref, "entce")
+            out[m] = {"logloss_diff": d_ll, "logloss_diff_se": se_ll, "entce_diff": d_e, "entce_diff_se": se_e}
+    return out

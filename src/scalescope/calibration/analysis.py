@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalescope.data.validate import load_json
 from scalescope.errors import InputError
 from scalescope.results import Result
 
@@ -147,12 +148,7 @@ def read_run(run_dir: str | Path) -> RunData:
     mf = p / "manifest.json"
     if not mf.is_file():
         raise InputError(f"{p}: manifest.json is missing (not a calibration run directory)")
-    try:
-        manifest = json.loads(mf.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"{mf}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"{mf}: not valid UTF-8 text ({e.reason} at byte offset {e.start})") from None
+    manifest = load_json(mf)
     if not isinstance(manifest, dict):
         raise InputError(f"{mf}: expected a JSON object")
     shards = sorted((p / "shards").glob("*.parquet")) if (p / "shards").is_dir() else []

@@ -7,7 +7,6 @@ created; bad input gives one line and exit code 2.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from scalescope.cli._common import Group, echo_json, quiet_option
+from scalescope.data.validate import load_json
 from scalescope.errors import InputError
 from scalescope.observational import constants as C
 
@@ -536,12 +536,7 @@ def score_cmd(predictions, actual, as_json):
     p = Path(predictions)
     if not p.is_file():
         raise InputError(f"PREDICTIONS {predictions}: no such file")
-    try:
-        payload = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"{p.name}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"{p.name}: not valid UTF-8 text ({e.reason} at byte offset {e.start})") from None
+    payload = load_json(p, label=p.name)
     if not isinstance(payload, dict) or not isinstance(payload.get("targets"), list):
         raise InputError(f"{p.name}: not a scalescope pre-registration file (written by `scalescope obs predict`)")
     act = _read_csv(actual, "--actual")

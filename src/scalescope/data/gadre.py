@@ -9,13 +9,11 @@ per-task accuracies as hard metrics and the LM losses as the soft x-axis.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from scalescope.data import registry as _reg
-from scalescope.data.validate import read_csv_strict, read_text
+from scalescope.data.validate import load_json, read_csv_strict
 from scalescope.errors import InputError
 
 SOURCE = "github.com/mlfoundations/scaling @ a003c4913793ac2ae7ef87b28ecb562955d026d5 (2024-04-01), exp_data/"
@@ -61,11 +59,7 @@ def _val_name(val_data) -> str:
 
 
 def _json(entry_key: str, download: bool) -> dict:
-    path = _reg.fetch_file(entry_key, download=download)
-    try:
-        return json.loads(read_text(path, label=entry_key))
-    except json.JSONDecodeError as e:
-        raise InputError(f"{entry_key}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    return load_json(_reg.fetch_file(entry_key, download=download), label=entry_key)
 
 
 def load(*, download: bool = True) -> pd.DataFrame:

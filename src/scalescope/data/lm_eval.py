@@ -15,13 +15,12 @@ stderr, n_shot, higher_is_better, is_group, source_file``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from scalescope.data.validate import is_finite_number, read_text
+from scalescope.data.validate import is_finite_number, load_json
 from scalescope.errors import InputError
 
 COLUMNS = (
@@ -134,16 +133,6 @@ def result_rows(obj: dict, *, label: str) -> list[dict]:
                 }
             )
     return rows
-
-
-def load_json(path: str | Path, *, label: str | None = None) -> dict:
-    """Parse a JSON file; invalid UTF-8 or JSON is a one-line :class:`InputError` naming the file and position."""
-    label = label or str(path)
-    text = read_text(path, label=label)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{label}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
 
 
 def read_results_file(path: str | Path, *, label: str | None = None) -> pd.DataFrame:

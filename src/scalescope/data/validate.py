@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -70,6 +71,17 @@ def read_text(path: str | Path, *, label: str | None = None) -> str:
         ) from None
     return text.removeprefix("\ufeff")  # a BOM from spreadsheet exports is harmless; drop it
 
+
+
+def load_json(path: str | Path, *, label: str | None = None):
+    """Parse a UTF-8 JSON file; a missing/empty file, invalid UTF-8 or invalid JSON is a one-line
+    :class:`InputError` naming the file (``label``) and the position."""
+    label = label or str(path)
+    text = read_text(path, label=label)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{label}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
 
 def read_csv_strict(path: str | Path, *, label: str | None = None) -> pd.DataFrame:
     """Read a CSV after checking encoding, emptiness and that every row has as many fields as the header.

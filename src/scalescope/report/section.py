@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scalescope.data.validate import load_json
 from scalescope.errors import InputError
 from scalescope.results import to_jsonable, write_json
 
@@ -91,12 +92,7 @@ def read_section(directory: str | Path) -> Section:
     directory = Path(directory)
     f = directory / SECTION_FILE
     if f.exists():
-        try:
-            d = json.loads(f.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise InputError(f"{f}: not valid JSON ({e.msg} at line {e.lineno})") from None
-        except UnicodeDecodeError as e:
-            raise InputError(f"{f}: not valid UTF-8 text ({e.reason} at byte offset {e.start})") from None
+        d = load_json(f)
         if not isinstance(d, dict):
             raise InputError(f"{f}: expected a JSON object (see scalescope.report.write_section)")
         try:

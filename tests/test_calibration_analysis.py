@@ -66,6 +66,28 @@ def test_linear_entropy_growth_slope_and_windows():
     assert math.isnan(r2.entce_ci[0])
 
 
+def test_paired_growth_cancels_prompt_difficulty():
+    # per-prompt human log loss offset (sd 2 nats, shared by every step) + entropy growing 0.01 nats/step: the two
+    # windows' separate CIs are wide, the paired growth CI is tight around the true growth
+    rng = np.random.default_rng(0)
+    n, T = 32, 100
+    offset = rng.normal(0.0, 2.0, n)
+    t = np.arange(T)
+    H = 3.0 + 0.01 * t[None, :] + rng.normal(0, 0.05, (n, T))
+    L = 3.0 + offset[:, None] + rng.normal(0, 0.05, (n, T))
+    df = pd.DataFrame({"sample_id": np.repeat(np.arange(n), T), "step": np.tile(t, n), "alive": True,
+                       "entropy_sampled": H.ravel(), "human_logprob": -L.ravel()})
+    r = analyze_run(df, AnalysisConfig(n_boot=500, early_steps=10, late_steps=50))
+    assert r.entce_growth == pytest.approx(r.entce_late - r.entce_early, abs=1e-9)
+    true_growth = 0.01 * (74.5 - 4.5)
+    assert r.entce_growth_ci[0] < true_growth < r.entce_growth_ci[1]
+    width_paired = r.entce_growth_ci[1] - r.entce_growth_ci[0]
+    assert width_paired < 0.1 < r.entce_early_ci[1] - r.entce_early_ci[0]
+    assert r.entce_late_ci[0] < r.entce_early_ci[1]  # the separate CIs overlap although growth is certain
+    assert r.conf_int().loc["entce_growth"].tolist() == list(r.entce_growth_ci)
+    assert "growth late - early" in r.summary()
+
+
 def test_noisy_ci_covers_truth_and_se_matches_formula():
     df = synthetic_records(n_samples=200, n_steps=30, h0=2.0, l0=1.7, noise=0.5, seed=3)
     r = analyze_run(df, AnalysisConfig(n_boot=400))

@@ -4,6 +4,7 @@ determinism and crash/resume identity (spec §1.4, §2.3, §4, §7)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -262,6 +263,32 @@ def test_resume_after_crash_is_byte_identical(tmp_path):
     other = CalibrationConfig(**{**cfg.__dict__, "sampler": "temp=0.8"})
     with pytest.raises(InputError, match="configuration differs"):
         CalibrationRun(other).run(be, _corpus(), tmp_path / "part", progress=False, resume=True)
+
+
+def test_random_passages_recorded_and_old_manifests_resume(tmp_path):
+    be = _tiny_hf("gpt2")
+    cfg = CalibrationConfig(model="tiny", corpus="toy", prompt_tokens=6, steps=5, samples=4, shard_size=2,
+                            passages="random", passage_seed=3)
+    prep = CalibrationRun(cfg).prepare(be, _corpus())
+    opening = CalibrationRun(CalibrationConfig(**{**cfg.__dict__, "passages": "openings"})).prepare(be, _corpus())
+    assert not np.array_equal(prep.passages.ids, opening.passages.ids)
+    CalibrationRun(cfg).run(be, _corpus(), tmp_path / "r", progress=False, max_shards=1)
+    st = RunStore(tmp_path / "r")
+    man = st.read_manifest()
+    assert man["config"]["passages"] == "random" and man["passages"]["mode"] == "random"
+    assert man["passages"]["seed"] == 3
+    # a run written before --passages existed has neither key: it resumes as "openings"
+    cfg0 = CalibrationConfig(model="tiny", corpus="toy", prompt_tokens=6, steps=5, samples=4, shard_size=2)
+    CalibrationRun(cfg0).run(be, _corpus(), tmp_path / "old", progress=False, max_shards=1)
+    old = RunStore(tmp_path / "old")
+    m = old.read_manifest()
+    for k in ("passages", "passage_seed"):
+        m["config"].pop(k)
+    (tmp_path / "old" / "manifest.json").write_text(json.dumps(m))
+    CalibrationRun(cfg0).run(be, _corpus(), tmp_path / "old", progress=False, resume=True)
+    assert old.read_manifest()["status"] == "complete"
+    with pytest.raises(InputError, match="--passages 'middle'"):
+        CalibrationConfig(model="t", corpus="c", passages="middle").validate()
 
 
 def test_prompt_longer_than_context_is_input_error():

@@ -51,6 +51,31 @@ def test_passages_first_windows_then_round_robin():
         build_passages(docs, _enc, prompt_tokens=50, steps=50, n=1, corpus_name="tiny")
 
 
+def test_random_passages_are_a_seeded_sample_of_all_tiles():
+    # each document is a run of distinct ids: document k holds ids 1000k, 1000k+1, ...
+    docs = [" ".join(str(1000 * k + i) for i in range(n)) for k, n in enumerate([10, 25, 3, 12, 40])]
+    enc = lambda s: [int(x) for x in s.split()]  # noqa: E731
+    width = 5
+    tiles = {(k, w) for k, n in enumerate([10, 25, 3, 12, 40]) for w in range(n // width)}
+    assert len(tiles) == 2 + 5 + 0 + 2 + 8
+    p = build_passages(docs, enc, prompt_tokens=3, steps=2, n=10, mode="random", seed=7)
+    q = build_passages(docs, enc, prompt_tokens=3, steps=2, n=10, mode="random", seed=7)
+    assert np.array_equal(p.ids, q.ids)  # deterministic
+    got = list(zip(p.doc_index.tolist(), p.window_index.tolist()))
+    assert len(set(got)) == 10 and set(got) <= tiles and got == sorted(got)  # distinct tiles, in corpus order
+    for row, (k, w) in zip(p.ids, got):  # each passage is exactly tile w of document k
+        assert row.tolist() == [1000 * k + w * width + i for i in range(width)]
+    assert p.n_skipped == 1 and p.n_documents_scanned == 5
+    r = build_passages(docs, enc, prompt_tokens=3, steps=2, n=10, mode="random", seed=8)
+    assert not np.array_equal(p.ids, r.ids)
+    # all tiles when n equals their number; too many is the usual one-line error
+    assert len(build_passages(docs, enc, prompt_tokens=3, steps=2, n=17, mode="random")) == 17
+    with pytest.raises(InputError, match="corpus 'tiny': only 17 passages"):
+        build_passages(docs, enc, prompt_tokens=3, steps=2, n=18, mode="random", corpus_name="tiny")
+    with pytest.raises(InputError, match="passages 'middle'"):
+        build_passages(docs, enc, prompt_tokens=3, steps=2, n=1, mode="middle")
+
+
 def test_text_file_directory_and_jsonl(tmp_path):
     f = tmp_path / "a.txt"
     f.write_text("para one\n\npara two\n", encoding="utf-8")

@@ -472,6 +472,8 @@ class RunCalibration(Result):
     entce_early_ci: tuple[float, float]
     entce_late: float
     entce_late_ci: tuple[float, float]
+    entce_growth: float
+    entce_growth_ci: tuple[float, float]
     derail_fraction: float
     derail_fraction_ci: tuple[float, float]
     n_derailed: int
@@ -507,6 +509,7 @@ class RunCalibration(Result):
             "slope_per_1000": self.slope_per_1000_ci,
             "entce_early": self.entce_early_ci,
             "entce_late": self.entce_late_ci,
+            "entce_growth": self.entce_growth_ci,
             "derail_fraction": self.derail_fraction_ci,
         }
         return pd.DataFrame(rows, index=["lower", "upper"]).T
@@ -521,6 +524,7 @@ class RunCalibration(Result):
                 "slope_per_1000": self.slope_per_1000,
                 "entce_early": self.entce_early,
                 "entce_late": self.entce_late,
+                "entce_growth": self.entce_growth,
                 "derail_fraction": self.derail_fraction,
             }
         )
@@ -544,7 +548,8 @@ class RunCalibration(Result):
             f"  EntCE     {self.entce:+.4f} {u}/token   CI [{lo:+.4f}, {hi:+.4f}]",
             f"  slope of EntCE_t  {self.slope_per_1000:+.4f} {u} per 1000 steps   CI [{s0:+.4f}, {s1:+.4f}]",
             f"  EntCE early {self.early_window} {self.entce_early:+.4f}   late {self.late_window} "
-            f"{self.entce_late:+.4f}",
+            f"{self.entce_late:+.4f}   growth late - early {self.entce_growth:+.4f} (paired CI "
+            f"[{self.entce_growth_ci[0]:+.4f}, {self.entce_growth_ci[1]:+.4f}])",
             f"  derailed  {self.n_derailed}/{self.n_derail_eligible} = {self.derail_fraction:.3f}   collapsed "
             f"(late entropy < early / ratio) {self.n_collapsed}/{self.n_derail_eligible}",
         ]
@@ -675,6 +680,9 @@ def analyze_run(
     E, E_ci = est(Eb)
     Ee, Ee_ci = est(Eeb)
     El, El_ci = est(Elb)
+    # growth = late - early on the SAME bootstrap replicates: a paired test of accumulation, far tighter than
+    # comparing the two windows' separate CIs (prompt difficulty cancels)
+    G, G_ci = est(Elb - Eeb)
     S, S_ci = est(slope_b)
 
     # --- derailment ----------------------------------------------------------------------------------------
@@ -754,6 +762,8 @@ def analyze_run(
         entce_early_ci=Ee_ci,
         entce_late=El,
         entce_late_ci=El_ci,
+        entce_growth=G,
+        entce_growth_ci=G_ci,
         derail_fraction=k_d / n_e if n_e else math.nan,
         derail_fraction_ci=wilson_interval(k_d, n_e, cfg.ci),
         n_derailed=k_d,

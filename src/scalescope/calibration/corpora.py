@@ -40,7 +40,7 @@ import numpy as np
 
 from scalescope.errors import DataNotFoundError, InputError
 
-__all__ = ["Corpus", "Passages", "load_corpus", "build_passages", "BUILTIN_CORPORA"]
+__all__ = ["Corpus", "Passages", "load_corpus", "build_passages", "BUILTIN_CORPORA", "PASSAGE_MODES"]
 
 BUILTIN_CORPORA = ("wikitext-2", "tinyshakespeare", "python-stdlib", "python-docs")
 _BUILTIN_FILES = {"wikitext-2": "text/wikitext-2/valid.txt", "tinyshakespeare": "text/tinyshakespeare/input.txt"}
@@ -263,15 +263,39 @@ class Passages:
         return int(self.ids.shape[0])
 
 
-def build_passages(documents: Sequence[str], encode: Callable[[str], list[int]], *, prompt_tokens: int,
-                   steps: int, n: int, corpus_name: str = "corpus") -> Passages:
-    """First ``n`` windows of ``prompt_tokens + steps`` tokens, taken round-robin over documents.
+PASSAGE_MODES = ("openings", "random")
 
-    Pass 0 takes each document's *first* window (the paper's protocol: a prompt is a passage's opening); only if
-    that gives fewer than ``n`` passages do later passes take each document's next non-overlapping window.
-    Documents are tokenised lazily, so a large corpus costs only what is used. Raises :class:`InputError` naming the
-    corpus when it has no (or too few) passages that long.
+
+def build_passages(documents: Sequence[str], encode: Callable[[str], list[int]], *, prompt_tokens: int,
+                   steps: int, n: int, corpus_name: str = "corpus", mode: str = "openings",
+                   seed: int = 0) -> Passages:
+    """``n`` windows of ``prompt_tokens + steps`` tokens from ``documents``.
+
+    ``mode="openings"`` (default; the paper's protocol: a prompt is a passage's opening) takes the first window of
+    each document in order; only if that gives fewer than ``n`` passages do later passes take each document's next
+    non-overlapping window, round-robin. Documents are tokenised lazily, so a large corpus costs only what is used.
+
+    ``mode="random"`` tiles every document into non-overlapping windows from its start and takes a uniform sample of
+    ``n`` of them without replacement (``numpy.random.default_rng(seed)``), in (document, window) order. This samples
+    the running text rather than its openings (titles, lead sentences, licence headers); it tokenises every document.
+
+    Raises :class:`InputError` naming the corpus when it has no (or too few) passages that long.
+
+    Examples
+    --------
+    >>> docs = ["a b c d e f g h", "i j k l", "m n"]
+    >>> enc = lambda s: [ord(c) - 97 for c in s.split()]
+    >>> build_passages(docs, enc, prompt_tokens=1, steps=1, n=3).ids.tolist()
+    [[0, 1], [8, 9], [12, 13]]
+    >>> p = build_passages(docs, enc, prompt_tokens=1, steps=1, n=3, mode="random", seed=0)
+    >>> len(p), sorted(set(p.doc_index.tolist())) <= [0, 1, 2]
+    (3, True)
     """
+    if mode not in PASSAGE_MODES:
+        raise InputError(f"passages {mode!r}: expected one of {', '.join(PASSAGE_MODES)}")
+    if mode == "random":
+        return _random_passages(documents, encode, prompt_tokens=prompt_tokens, steps=steps, n=n,
+                                corpus_name=corpus_name, seed=seed)
     width = prompt_tokens + steps
     if prompt_tokens < 1 or steps < 1 or n < 1:
         raise InputError("prompt_tokens, steps and samples must all be >= 1")
@@ -303,16 +327,38 @@ def build_passages(documents: Sequence[str], encode: Callable[[str], list[int]],
         if not added:
             break
         w += 1
-    if not out:
+    _check_count(len(out), n, corpus_name, prompt_tokens, steps, skipped, scanned)
+    loc = np.asarray(where, dtype=np.int64)
+    return Passages(ids=np.stack(out), prompt_tokens=prompt_tokens, steps=steps, doc_index=loc[:, 0],
+                    window_index=loc[:, 1], n_documents_scanned=scanned, n_skipped=skipped)
+
+
+def _check_count(found: int, n: int, corpus_name: str, prompt_tokens: int, steps: int, skipped: int,
+                 scanned: int) -> None:
+    width = prompt_tokens + steps
+    if not found:
         raise InputError(
             f"corpus '{corpus_name}': no document has {width} tokens (--prompt-tokens {prompt_tokens} + "
             f"--steps {steps}); {skipped} of {scanned} documents are too short"
         )
-    if len(out) < n:
+    if found < n:
         raise InputError(
-            f"corpus '{corpus_name}': only {len(out)} passages of {width} tokens (need --samples {n}); "
+            f"corpus '{corpus_name}': only {found} passages of {width} tokens (need --samples {n}); "
             f"lower --samples, --steps or --prompt-tokens"
         )
-    loc = np.asarray(where, dtype=np.int64)
-    return Passages(ids=np.stack(out), prompt_tokens=prompt_tokens, steps=steps, doc_index=loc[:, 0],
-                    window_index=loc[:, 1], n_documents_scanned=scanned, n_skipped=skipped)
+
+
+def _random_passages(documents: Sequence[str], encode: Callable[[str], list[int]], *, prompt_tokens: int,
+                     steps: int, n: int, corpus_name: str, seed: int) -> Passages:
+    width = prompt_tokens + steps
+    if prompt_tokens < 1 or steps < 1 or n < 1:
+        raise InputError("prompt_tokens, steps and samples must all be >= 1")
+    tokenised = [np.asarray(encode(doc), dtype=np.int64) for doc in documents]
+    tiles = [(i, w) for i, ids in enumerate(tokenised) for w in range(len(ids) // width)]
+    skipped = sum(len(ids) < width for ids in tokenised)
+    _check_count(len(tiles), n, corpus_name, prompt_tokens, steps, skipped, len(tokenised))
+    pick = np.sort(np.random.default_rng(seed).choice(len(tiles), size=n, replace=False))
+    loc = np.asarray([tiles[k] for k in pick], dtype=np.int64)
+    ids = np.stack([tokenised[i][w * width:(w + 1) * width] for i, w in loc])
+    return Passages(ids=ids, prompt_tokens=prompt_tokens, steps=steps, doc_index=loc[:, 0], window_index=loc[:, 1],
+                    n_documents_scanned=len(tokenised), n_skipped=skipped)

@@ -35,7 +35,7 @@ import pandas as pd
 
 from scalescope.errors import DataNotFoundError, InputError
 
-__all__ = ["RealDemoConfig", "WINDOWS", "window_calibration", "entce_growth", "run_demo"]
+__all__ = ["RealDemoConfig", "WINDOWS", "window_calibration", "run_demo"]
 
 MODEL = "smollm2-135m"
 #: Step windows of research/real-model.md's table (half-open [start, end)).
@@ -157,40 +157,6 @@ def window_calibration(records: pd.DataFrame, windows: Sequence[tuple[int, int]]
     return pd.DataFrame(rows)
 
 
-def entce_growth(records: pd.DataFrame, early: tuple[int, int], late: tuple[int, int], *, n_boot: int = 1000,
-                 ci: float = 0.95, seed: int = 0, smooth_lambda: float = 1e-3) -> tuple[float, tuple[float, float]]:
-    """EntCE(late window) − EntCE(early window) with a *paired* bootstrap CI over prompts.
-
-    The same prompts feed both windows, so resampling prompts jointly cancels the prompt-to-prompt variation
-    that makes the two windows' separate CIs wide; this is the direct test of error accumulation (spec §1.5).
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"sample_id": [0, 0, 1, 1], "step": [0, 1, 0, 1], "alive": True,
-    ...                    "entropy_sampled": [2.0, 3.0, 2.5, 3.5], "human_logprob": [-1.0] * 4})
-    >>> round(entce_growth(df, (0, 1), (1, 2), n_boot=50)[0], 3)
-    1.0
-    """
-    from scalescope.calibration.analysis import bootstrap_weights
-
-    H, L, _, _ = _loss_matrix(records, smooth_lambda)
-    n = H.shape[0]
-    W = np.vstack([np.ones((1, n)), bootstrap_weights(n, n_boot, seed)]) if n_boot > 0 else np.ones((1, n))
-
-    def entce(s: int, e: int) -> np.ndarray:
-        h, lo = H[:, s:e], L[:, s:e]
-        hc, lc = np.isfinite(h), np.isfinite(lo)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (W @ np.where(hc, h, 0).sum(1)) / (W @ hc.sum(1)) - (W @ np.where(lc, lo, 0).sum(1)) / (
-                W @ lc.sum(1))
-
-    d = entce(*late) - entce(*early)
-    rest = d[1:][np.isfinite(d[1:])]
-    a = (1 - ci) / 2
-    lo_hi = tuple(float(v) for v in np.quantile(rest, [a, 1 - a])) if rest.size >= 2 else (math.nan, math.nan)
-    return float(d[0]), lo_hi
-
-
 def _load_corpus(cfg: RealDemoConfig):
     from scalescope.calibration.corpora import load_corpus
 
@@ -303,6 +269,8 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
             "entce_lo": r.entce_ci[0], "entce_hi": r.entce_ci[1],
             "entce_early": r.entce_early, "entce_early_lo": r.entce_early_ci[0], "entce_early_hi": r.entce_early_ci[1],
             "entce_late": r.entce_late, "entce_late_lo": r.entce_late_ci[0], "entce_late_hi": r.entce_late_ci[1],
+            "entce_growth": r.entce_growth, "entce_growth_lo": r.entce_growth_ci[0],
+            "entce_growth_hi": r.entce_growth_ci[1],
             "slope_per_1000": r.slope_per_1000, "coverage": r.coverage, "derailed": f"{r.n_derailed}/"
             f"{r.n_derail_eligible}", "gen_tokens_per_s": timings[r.label]["generated_tokens_per_s"],
         })
@@ -319,8 +287,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
 
     r0 = study.runs[0]
     wl = windows[windows["run"] == r0.label]
-    growth, growth_ci = entce_growth(data[0].records, r0.early_window, r0.late_window, n_boot=cfg.n_boot, ci=cfg.ci,
-                                     seed=cfg.seed, smooth_lambda=cfg.smooth_lambda)
+    growth, growth_ci = r0.entce_growth, r0.entce_growth_ci  # paired: the same prompt resamples in both windows
     summary["entce_growth"] = {"run": r0.label, "early_window": r0.early_window, "late_window": r0.late_window,
                                "late_minus_early": growth, "ci": growth_ci, "bootstrap": "paired over prompts"}
     write_json(summary, out / "summary.json")

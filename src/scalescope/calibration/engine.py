@@ -57,7 +57,7 @@ import torch
 
 from scalescope.calibration import stats
 from scalescope.calibration.backends.base import Backend
-from scalescope.calibration.corpora import Corpus, Passages, build_passages
+from scalescope.calibration.corpora import PASSAGE_MODES, Corpus, Passages, build_passages
 from scalescope.calibration.samplers import StepContext, Transform, parse_sampler
 from scalescope.calibration.store import SCHEMA, RunStore
 from scalescope.errors import InputError
@@ -84,6 +84,9 @@ class CalibrationConfig:
     stop_at_eos : mark rows after a sampled EOS as not alive. chat_template : wrap prompts in the chat template.
     prompt_split : "auto" (eval split when the model was trained on this corpus, else all documents), "all",
     "eval" or "train". held_out : eval fraction of that split. dtype, device : as requested (recorded).
+    passages : "openings" (each document's first window: the paper's protocol) or "random" (a seeded uniform sample
+    of all non-overlapping windows; see :func:`~scalescope.calibration.corpora.build_passages`). passage_seed : the
+    seed of that sample, separate from ``seed`` so runs that differ only in sampling share their prompts.
     """
 
     model: str
@@ -101,6 +104,8 @@ class CalibrationConfig:
     held_out: float = 0.1
     dtype: str = "auto"
     device: str = "auto"
+    passages: str = "openings"
+    passage_seed: int = 0
 
     def validate(self) -> CalibrationConfig:
         for name in ("prompt_tokens", "steps", "samples", "batch_size", "shard_size"):
@@ -109,6 +114,8 @@ class CalibrationConfig:
                 raise InputError(f"--{name.replace('_', '-')} {v}: must be an integer >= 1")
         if self.prompt_split not in ("auto", "all", "eval", "train"):
             raise InputError(f"prompt_split {self.prompt_split!r}: expected auto, all, eval or train")
+        if self.passages not in PASSAGE_MODES:
+            raise InputError(f"--passages {self.passages!r}: expected one of {', '.join(PASSAGE_MODES)}")
         if not 0.0 < self.held_out < 1.0:
             raise InputError(f"held_out {self.held_out}: must be in (0, 1)")
         parse_sampler(self.sampler)  # raises a one-line InputError on typos
@@ -196,7 +203,8 @@ class CalibrationRun:
         if not docs:
             raise InputError(f"corpus '{corpus.name}': contains no documents")
         passages = build_passages(docs, backend.encode, prompt_tokens=cfg.prompt_tokens, steps=cfg.steps,
-                                  n=cfg.samples, corpus_name=corpus.name)
+                                  n=cfg.samples, corpus_name=corpus.name, mode=cfg.passages,
+                                  seed=cfg.passage_seed)
         vmax = int(passages.ids.max())
         if vmax >= backend.vocab_size:
             raise InputError(f"model '{cfg.model}': tokenizer produced id {vmax} >= vocabulary size "
@@ -217,6 +225,9 @@ class CalibrationRun:
                                  f"another --out")
             old = store.read_manifest()
             old_cfg = old.get("config", {})
+            # keys added after a run was written compare as their defaults (an old run still resumes)
+            defaults = CalibrationConfig(model="", corpus="").to_dict()
+            old_cfg = {**{k: v for k, v in defaults.items() if k not in ("model", "corpus")}, **old_cfg}
             diff = sorted(k for k in set(old_cfg) | set(cfg_dict) if old_cfg.get(k) != cfg_dict.get(k))
             if diff:
                 shown = ", ".join(f"{k}: {old_cfg.get(k)!r} -> {cfg_dict.get(k)!r}" for k in diff[:4])
@@ -300,6 +311,8 @@ class CalibrationRun:
             "n_skipped": prep.passages.n_skipped,
             "n_documents_scanned": prep.passages.n_documents_scanned,
             "passage_windows": int(prep.passages.window_index.max()) + 1,
+            "passages": {"mode": cfg.passages, "seed": cfg.passage_seed if cfg.passages == "random" else None,
+                         "documents": int(np.unique(prep.passages.doc_index).size)},
             "shard_size": cfg.shard_size,
             "n_shards": math.ceil(cfg.samples / cfg.shard_size),
             "eos_token_id": getattr(backend, "eos_token_id", None),

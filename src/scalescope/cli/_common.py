@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
 from typing import Any
 
@@ -22,6 +24,25 @@ def fail(message: str) -> None:
 
 def echo_json(obj: Any) -> None:
     click.echo(json.dumps(to_jsonable(obj), indent=2))
+
+
+def silence_hf_progress() -> None:
+    """--quiet also means no progress bars from transformers / huggingface_hub, the GGUF de-quantisation bar included."""
+    os.environ["TQDM_DISABLE"] = "1"  # tools started from here; tqdm reads it only when it is first imported
+    try:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+        # transformers' GGUF loader calls tqdm directly, not through its logging switch.
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+        if not isinstance(gguf_utils.tqdm, functools.partial):
+            gguf_utils.tqdm = functools.partial(gguf_utils.tqdm, disable=True)
+    except (ImportError, AttributeError):  # pragma: no cover - optional dependency / moved module
+        pass
 
 
 quiet_option = click.option("--quiet", is_flag=True, help="No progress bars; print only where outputs went.")

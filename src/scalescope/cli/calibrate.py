@@ -8,13 +8,12 @@ length, output directory) *before* creating RUN_DIR, so a bad input leaves nothi
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
 from pathlib import Path
 
 import click
 
-from scalescope.cli._common import Group, quiet_option
+from scalescope.cli._common import Group, quiet_option, silence_hf_progress
 from scalescope.errors import InputError
 
 
@@ -51,6 +50,11 @@ def calibrate() -> None:
 @click.option("--prompt-split", type=click.Choice(["auto", "all", "eval", "train"]), default="auto",
               show_default=True, help="Documents prompts come from; auto = eval split for n-grams trained on "
                                       "this corpus, else all.")
+@click.option("--passages", type=click.Choice(["openings", "random"]), default="openings", show_default=True,
+              help="openings: each document's first window (the paper's protocol); random: a seeded uniform "
+                   "sample of all non-overlapping windows (running text).")
+@click.option("--passage-seed", type=int, default=0, show_default=True,
+              help="Seed of --passages random (independent of --seed, so runs can share prompts).")
 @click.option("--engine", type=click.Choice(["simple", "fast"]), default="simple", show_default=True,
               help="simple: any backend, step API; fast: static-cache decoder for transformers models "
                    "(scalescope.calibration.fast), same records.")
@@ -59,7 +63,7 @@ def calibrate() -> None:
 @click.option("--resume", is_flag=True, help="Continue an interrupted RUN_DIR (same configuration required).")
 @quiet_option
 def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_size, shard_size, dtype, device,
-        chat_template, prompt_split, engine, ignore_eos, out_dir, resume, quiet) -> None:
+        chat_template, prompt_split, passages, passage_seed, engine, ignore_eos, out_dir, resume, quiet) -> None:
     """Sample from a model and score human text, recording per-step entropy and log loss.
 
     Writes RUN_DIR/manifest.json and RUN_DIR/shards/*.parquet (one row per sample and step).
@@ -79,7 +83,8 @@ def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_
     cfg = CalibrationConfig(
         model=model_spec, corpus=corpus, prompt_tokens=prompt_tokens, steps=steps, samples=samples, sampler=sampler,
         seed=seed, batch_size=batch_size, shard_size=shard_size, stop_at_eos=not ignore_eos,
-        chat_template=chat_template, prompt_split=prompt_split, dtype=dtype, device=device,
+        chat_template=chat_template, prompt_split=prompt_split, dtype=dtype, device=device, passages=passages,
+        passage_seed=passage_seed,
     ).validate()
     existed = out_dir.exists()
     if existed and not resume and RunStore(out_dir).exists():
@@ -93,7 +98,7 @@ def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_
         raise InputError(f"{out_dir}: exists and is not empty")
     corp = load_corpus(corpus)
     if quiet and not model_spec.startswith("ngram:"):
-        _silence_hf_progress()
+        silence_hf_progress()
     backend = resolve_model(model_spec, dtype=dtype, device=device, corpus=corp, seed=seed)
     if engine == "fast":
         try:
@@ -112,21 +117,6 @@ def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
     click.echo(str(out_dir))
-
-
-def _silence_hf_progress() -> None:
-    """--quiet also means no "Loading weights" bars from transformers / huggingface_hub."""
-    # transformers' GGUF de-quantisation uses tqdm directly; tqdm >= 4.66 reads TQDM_* variables as defaults.
-    os.environ["TQDM_DISABLE"] = "1"
-    try:
-        import transformers
-
-        transformers.utils.logging.disable_progress_bar()
-        from huggingface_hub.utils import disable_progress_bars
-
-        disable_progress_bars()
-    except (ImportError, AttributeError):  # pragma: no cover - optional dependency
-        pass
 
 
 # Sibling commands owned by other modules (E2: analyze, F2: compare) register themselves here when present.

@@ -107,9 +107,9 @@ def compare(model_spec, corpus, methods, steps, samples, split, stride, prompt_t
 
         load_corpus(corpus)  # a bad corpus fails before the (slow) model load
         if quiet:
-            from scalescope.cli.calibrate import _silence_hf_progress
+            from scalescope.cli._common import silence_hf_progress
 
-            _silence_hf_progress()
+            silence_hf_progress()
         backend = resolve_model(model_spec, dtype=dtype, device=device, seed=seed)
     n_stages = len(set(cfg.methods) | {"base"}) + 2
     bar = tqdm(total=n_stages, disable=quiet, desc="compare", unit="stage")

@@ -126,9 +126,9 @@ def demo(out_dir: Path, only: tuple[str, ...], skip: tuple[str, ...], download: 
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out {out_dir}: exists and is not a directory")
     if quiet:
-        from scalescope.cli.calibrate import _silence_hf_progress
+        from scalescope.cli._common import silence_hf_progress
 
-        _silence_hf_progress()
+        silence_hf_progress()
     if download:
         _prefetch(quiet=quiet)
     status = run_demo(out_dir, only=only, skip=skip, quiet=quiet)

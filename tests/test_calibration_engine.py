@@ -277,14 +277,18 @@ def test_random_passages_recorded_and_old_manifests_resume(tmp_path):
     man = st.read_manifest()
     assert man["config"]["passages"] == "random" and man["passages"]["mode"] == "random"
     assert man["passages"]["seed"] == 3
-    # a run written before --passages existed has neither key: it resumes as "openings"
-    cfg0 = CalibrationConfig(model="tiny", corpus="toy", prompt_tokens=6, steps=5, samples=4, shard_size=2)
+    # a run written before --passages existed has neither key: it resumes as "openings" (what it did)
+    cfg0 = CalibrationConfig(model="tiny", corpus="toy", prompt_tokens=6, steps=5, samples=4, shard_size=2,
+                             passages="openings")
     CalibrationRun(cfg0).run(be, _corpus(), tmp_path / "old", progress=False, max_shards=1)
     old = RunStore(tmp_path / "old")
     m = old.read_manifest()
     for k in ("passages", "passage_seed"):
         m["config"].pop(k)
     (tmp_path / "old" / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(InputError, match="passages: 'openings' -> 'random'"):
+        CalibrationRun(CalibrationConfig(**{**cfg0.__dict__, "passages": "random"})).run(
+            be, _corpus(), tmp_path / "old", progress=False, resume=True)
     CalibrationRun(cfg0).run(be, _corpus(), tmp_path / "old", progress=False, resume=True)
     assert old.read_manifest()["status"] == "complete"
     with pytest.raises(InputError, match="--passages 'middle'"):

@@ -1,9 +1,11 @@
 """Human-text corpora for calibration runs: loading, deterministic train/eval splits, and prompt passages.
 
 The entropy-calibration protocol (Cao et al. 2025 §2.2, spec §2.2) compares a model's own generations with a human
-continuation of the same prompt: a passage is the first P tokens of a document (the prompt) followed by the next T
-tokens (the human continuation that step t of generation is compared with). This module turns a corpus spec into
-documents and documents into equal-length passages.
+continuation of the same prompt: a passage is P tokens of human text (the prompt) followed by the next T tokens (the
+human continuation that step t of generation is compared with). This module turns a corpus spec into documents and
+documents into equal-length passages: a seeded uniform sample of the running text's non-overlapping windows
+(``mode="random"``, the default of ``calibrate run``), or each document's opening (``mode="openings"``, the paper's
+protocol: the first 128 tokens of a WikiText-103 article).
 
 Corpus specs (:func:`load_corpus`):
 

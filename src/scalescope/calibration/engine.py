@@ -74,6 +74,10 @@ SCORE_CHUNK_ELEMENTS = 1 << 27
 ROWS_AFTER_EOS = "kept: alive=False, token_id=-1, generation columns NaN; human columns valid"
 
 
+# What runs written before a config key existed did: "passages" arrived in 0.1.0 after openings-only runs.
+LEGACY_CONFIG: dict[str, Any] = {"passages": "openings", "passage_seed": 0}
+
+
 @dataclass(frozen=True)
 class CalibrationConfig:
     """Everything that determines a run's records (compared on ``--resume``).
@@ -84,9 +88,10 @@ class CalibrationConfig:
     stop_at_eos : mark rows after a sampled EOS as not alive. chat_template : wrap prompts in the chat template.
     prompt_split : "auto" (eval split when the model was trained on this corpus, else all documents), "all",
     "eval" or "train". held_out : eval fraction of that split. dtype, device : as requested (recorded).
-    passages : "openings" (each document's first window: the paper's protocol) or "random" (a seeded uniform sample
-    of all non-overlapping windows; see :func:`~scalescope.calibration.corpora.build_passages`). passage_seed : the
-    seed of that sample, separate from ``seed`` so runs that differ only in sampling share their prompts.
+    passages : "random" (default: a seeded uniform sample of all non-overlapping windows of the running text) or
+    "openings" (each document's first window: the paper's protocol on WikiText-103 articles); see
+    :func:`~scalescope.calibration.corpora.build_passages`. passage_seed : the seed of the random sample, separate
+    from ``seed`` so runs that differ only in sampling (temperature, sampler, seed) share their prompts.
     """
 
     model: str
@@ -104,7 +109,7 @@ class CalibrationConfig:
     held_out: float = 0.1
     dtype: str = "auto"
     device: str = "auto"
-    passages: str = "openings"
+    passages: str = "random"
     passage_seed: int = 0
 
     def validate(self) -> CalibrationConfig:
@@ -225,9 +230,8 @@ class CalibrationRun:
                                  f"another --out")
             old = store.read_manifest()
             old_cfg = old.get("config", {})
-            # keys added after a run was written compare as their defaults (an old run still resumes)
-            defaults = CalibrationConfig(model="", corpus="").to_dict()
-            old_cfg = {**{k: v for k, v in defaults.items() if k not in ("model", "corpus")}, **old_cfg}
+            # keys added after a run was written compare as what that older version did (an old run still resumes)
+            old_cfg = {**LEGACY_CONFIG, **old_cfg}
             diff = sorted(k for k in set(old_cfg) | set(cfg_dict) if old_cfg.get(k) != cfg_dict.get(k))
             if diff:
                 shown = ", ".join(f"{k}: {old_cfg.get(k)!r} -> {cfg_dict.get(k)!r}" for k in diff[:4])

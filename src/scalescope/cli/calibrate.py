@@ -50,9 +50,9 @@ def calibrate() -> None:
 @click.option("--prompt-split", type=click.Choice(["auto", "all", "eval", "train"]), default="auto",
               show_default=True, help="Documents prompts come from; auto = eval split for n-grams trained on "
                                       "this corpus, else all.")
-@click.option("--passages", type=click.Choice(["openings", "random"]), default="openings", show_default=True,
-              help="openings: each document's first window (the paper's protocol); random: a seeded uniform "
-                   "sample of all non-overlapping windows (running text).")
+@click.option("--passages", type=click.Choice(["random", "openings"]), default="random", show_default=True,
+              help="random: a seeded uniform sample of all non-overlapping windows of the running text; openings: "
+                   "each document's first window (the paper's protocol for WikiText-103 articles).")
 @click.option("--passage-seed", type=int, default=0, show_default=True,
               help="Seed of --passages random (independent of --seed, so runs can share prompts).")
 @click.option("--engine", type=click.Choice(["simple", "fast"]), default="simple", show_default=True,

@@ -14,7 +14,7 @@ from scalescope.report.style import new_figure, savefig
 
 
 def main(run_dir: str) -> None:
-    run = analyze_run(read_run(run_dir))
+    run = analyze_run(read_run(run_dir), label="SmolLM2-135M")
     fig, ax = new_figure(width=6.0, height=3.4)
     plot_step_curves([run], ax, smooth=0.2,
                      title=f"SmolLM2-135M, WikiText-2, pure sampling ({run.n_samples} prompts)")

@@ -547,9 +547,12 @@ class RunCalibration(Result):
             f"   ({self.log_loss_convention})",
             f"  EntCE     {self.entce:+.4f} {u}/token   CI [{lo:+.4f}, {hi:+.4f}]",
             f"  slope of EntCE_t  {self.slope_per_1000:+.4f} {u} per 1000 steps   CI [{s0:+.4f}, {s1:+.4f}]",
-            f"  EntCE early {self.early_window} {self.entce_early:+.4f}   late {self.late_window} "
-            f"{self.entce_late:+.4f}   growth late - early {self.entce_growth:+.4f} (paired CI "
-            f"[{self.entce_growth_ci[0]:+.4f}, {self.entce_growth_ci[1]:+.4f}])",
+            f"  EntCE early (steps {self.early_window[0]}-{self.early_window[1] - 1}) {self.entce_early:+.4f}   CI "
+            f"[{self.entce_early_ci[0]:+.4f}, {self.entce_early_ci[1]:+.4f}]",
+            f"  EntCE late  (steps {self.late_window[0]}-{self.late_window[1] - 1}) {self.entce_late:+.4f}   CI "
+            f"[{self.entce_late_ci[0]:+.4f}, {self.entce_late_ci[1]:+.4f}]",
+            f"  growth late - early {self.entce_growth:+.4f}   paired CI [{self.entce_growth_ci[0]:+.4f}, "
+            f"{self.entce_growth_ci[1]:+.4f}]",
             f"  derailed  {self.n_derailed}/{self.n_derail_eligible} = {self.derail_fraction:.3f}   collapsed "
             f"(late entropy < early / ratio) {self.n_collapsed}/{self.n_derail_eligible}",
         ]

@@ -149,6 +149,16 @@ def test_calibrate_analyze_flags_are_named(tmp_path, flag, value):
     assert not (tmp_path / "a").exists()
 
 
+@pytest.mark.parametrize("flag", ["--early", "--late"])
+def test_calibrate_analyze_window_longer_than_run(tmp_path, flag):
+    from scalescope.calibration.analysis_synth import synthetic_records, write_synthetic_run
+
+    write_synthetic_run(tmp_path / "run", synthetic_records(n_samples=4, n_steps=10, h0=2.0, l0=1.5))
+    r = run("calibrate", "analyze", tmp_path / "run", flag, 16, "--out", tmp_path / "a", "--quiet")
+    one_line_error(r, f"{flag} 16 is longer than the run's 10 steps")
+    assert not (tmp_path / "a").exists()
+
+
 # --------------------------------------------------------------------------------------------------- theory
 @pytest.mark.parametrize("args, needle", [
     (["--entropy-jump", 0], "--entropy-jump"),  # EntCE = 0: the exponent was NaN with exit 0

@@ -561,7 +561,10 @@ class RunCalibration(Result):
         return "\n".join(lines)
 
 
-def _windows(T: int, cfg: AnalysisConfig) -> tuple[tuple[int, int], tuple[int, int]]:
+def _windows(T: int, cfg: AnalysisConfig, where: str = "run") -> tuple[tuple[int, int], tuple[int, int]]:
+    for flag, v in (("--early", cfg.early_steps), ("--late", cfg.late_steps)):
+        if v is not None and int(v) > T:
+            raise InputError(f"{where}: {flag} {int(v)} is longer than the run's {T} steps")
     e = int(cfg.early_steps) if cfg.early_steps is not None else max(1, int(round(0.1 * T)))
     late = int(cfg.late_steps) if cfg.late_steps is not None else max(1, int(round(0.5 * T)))
     return (0, min(e, T)), (max(0, T - late), T)
@@ -611,7 +614,7 @@ def analyze_run(
     n, T = m.h.shape
     sc = cfg.scale
     steps = np.arange(T, dtype=float)
-    early, late = _windows(T, cfg)
+    early, late = _windows(T, cfg, where)
 
     # --- per-step curves (spec §1.4 step 3) ---------------------------------------------------------------
     surv = m.hc.sum(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,80 @@ def test_learned_head_runs_end_to_end_and_reports_delta(tiny):
     logp, hid = fwd(tp[:3])
     out = cal.sampler()(logp, StepContext(step=1, hidden=hid))
     torch.testing.assert_close(out, cal.adjust(logp, hid, 1))
+
+
+def _synthetic_rollouts(n_roll, T, d, V, *, token_effect, noise, seed):
+    """Rollouts whose future-entropy rate after token v is 3 + token_effect[v] + 0.5·h[0] (plus label noise)."""
+    g = torch.Generator().manual_seed(seed)
+    hidden = torch.randn(n_roll, T, d, generator=g) * 4.0 + 2.0  # unstandardised, as real hidden states are
+    tokens = torch.randint(0, V, (n_roll, T), generator=g)
+    rate = 3.0 + token_effect[tokens] + 0.5 * (hidden[..., 0] - 2.0) / 4.0
+    rem = (T - 1 - torch.arange(T)).float()
+    future = rem * rate + noise * torch.randn(n_roll, T, generator=g) * rem.sqrt()
+    return hidden, tokens, future
+
+
+def test_train_head_recovers_token_effects_and_folds_standardisation():
+    from scalescope.calibration.methods.value_head import train_head
+
+    V, d, T = 6, 8, 5
+    effect = torch.tensor([0.0, 1.0, -1.0, 2.0, 0.5, -0.5])
+    hidden, tokens, future = _synthetic_rollouts(400, T, d, V, token_effect=effect, noise=0.3, seed=1)
+    idx = torch.arange(400)
+    head, info = train_head(hidden, tokens, future, vocab_size=V, train_idx=idx[:300], test_idx=idx[300:],
+                            epochs=400, lr=0.05)
+    assert math.isfinite(info.ridge) and set(info.validation_rmse) == {"1", "10", "100", "1000", "inf"}
+    assert info.delta_rmse < 0.5 * info.baseline_rmse
+    # the folded linear layer reproduces the rate: per-token differences at any hidden state = the true effects
+    h = torch.randn(3, d, generator=torch.Generator().manual_seed(5)) * 4.0 + 2.0
+    f = head(h, 0) / (T - 1)
+    diffs = f - f[:, :1]
+    err = (diffs - (effect - effect[0])).abs().max()
+    assert err < 0.2, err
+
+
+def test_train_head_does_not_overfit_noise_labels():
+    # labels carry no token information and each token is seen a handful of times: the per-token part can only
+    # overfit. The validated ridge must keep the held-out error at the per-step-mean baseline; ridge 0 overfits.
+    from scalescope.calibration.methods.value_head import train_head
+
+    V, d, T = 400, 32, 6
+    hidden, tokens, future = _synthetic_rollouts(160, T, d, V, token_effect=torch.zeros(V), noise=3.0, seed=2)
+    idx = torch.arange(160)
+    groups = torch.arange(160) // 4  # 4 rollouts per prompt
+    kw = dict(vocab_size=V, train_idx=idx[:120], test_idx=idx[120:], epochs=300, lr=0.05)
+    _, chosen = train_head(hidden, tokens, future, groups=groups, **kw)
+    _, free = train_head(hidden, tokens, future, ridge=0.0, **kw)
+    assert chosen.ridge >= 100
+    assert chosen.delta_rmse < 1.05 * chosen.baseline_rmse
+    assert free.delta_rmse > chosen.delta_rmse and free.train_rmse < 0.1 * free.delta_rmse  # memorised
+    # ridge = inf is exactly the per-step-mean baseline
+    _, none = train_head(hidden, tokens, future, ridge=math.inf, **kw)
+    assert none.delta_rmse == pytest.approx(none.baseline_rmse, rel=1e-5)
+
+
+def test_head_save_load_roundtrip_and_legacy_file(tmp_path):
+    from scalescope.calibration.methods.value_head import train_head
+
+    V, d, T = 6, 8, 5
+    hidden, tokens, future = _synthetic_rollouts(80, T, d, V, token_effect=torch.arange(V).float(), noise=0.1, seed=3)
+    head, _ = train_head(hidden, tokens, future, vocab_size=V, train_idx=torch.arange(60),
+                         test_idx=torch.arange(60, 80), epochs=50, ridge=1.0)
+    cal = LearnedFutureEntropyCalibrator(horizon=T)
+    cal.head_, cal.alphas_ = head, np.linspace(-0.1, 0.1, T)
+    cal.save(tmp_path / "h.pt")
+    back = LearnedFutureEntropyCalibrator.load(tmp_path / "h.pt")
+    h = torch.randn(2, d, generator=torch.Generator().manual_seed(0))
+    for t in range(T):
+        assert torch.allclose(back.head_(h, t), head(h, t))
+        assert torch.allclose(back.adjust(torch.log_softmax(h[:, :V], -1), h, t),
+                              cal.adjust(torch.log_softmax(h[:, :V], -1), h, t))
+    assert head(h, 0).std() > 0 and torch.all(head(h, T - 1) == 0)
+    # a head saved before the per-step term existed loads with c_t = 0 (the softmax is unchanged)
+    d0 = torch.load(tmp_path / "h.pt", weights_only=True)
+    d0["state_dict"].pop("step_bias")
+    torch.save(d0, tmp_path / "old.pt")
+    old = LearnedFutureEntropyCalibrator.load(tmp_path / "old.pt")
+    assert torch.all(old.head_.step_bias == 0)
+    assert torch.allclose(old.adjust(torch.log_softmax(h[:, :V], -1), h, 1),
+                          cal.adjust(torch.log_softmax(h[:, :V], -1), h, 1), atol=1e-5)

@@ -206,7 +206,12 @@ def write_outputs(summary: dict, out: Path, *, title: str = "Entropy-calibration
     head = summary.get("head") or {}
     if head:
         text += (f" Learned future-entropy head: held-out RMSE δ = {head['delta_rmse']:.3f} nats vs "
-                 f"{head['baseline_rmse']:.3f} for the per-step-mean label baseline.")
+                 f"{head['baseline_rmse']:.3f} for the per-step-mean label baseline")
+        ridge = head.get("ridge")
+        if ridge is not None:
+            text += ("; per-token part dropped on validation (ridge = inf: the adjustment is a per-step temperature)"
+                     if ridge == "inf" else f"; per-token ridge {ridge:g} chosen on validation prompts")
+        text += "."
     for m, why in (summary.get("skipped") or {}).items():
         text += f" {m}: {why}."
     label = {"future_entropy": "Future-entropy scaling", "future_entropy_eb": "With empirical-Bayes shrinkage"}

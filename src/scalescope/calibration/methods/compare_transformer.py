@@ -26,6 +26,7 @@ corpus's EVAL documents (``SPLIT_SEED`` split), tokenised with the model's token
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -286,6 +287,8 @@ def compare_transformer(cfg, *, backend=None, corpus=None, runs_dir: Path, progr
                      "label": r.label, "units": "nats (future-entropy sum over the remaining steps)",
                      "n_train_rollouts": r.n_train_rollouts, "n_test_rollouts": r.n_test_rollouts,
                      "rollouts_per_prompt": Rr, "epochs": cfg.head_epochs,
+                     "ridge": r.ridge if math.isfinite(r.ridge) else "inf",
+                     "ridge_validation_rmse": r.validation_rmse,
                      "held_out": "rollouts of a seeded 25% of the FIT prompts (unseen by the head)"}
         fits["future_entropy"] = {"alphas": r.alphas, "all_converged": bool(r.converged.all()), "head": head_info,
                                   "future_entropy": "learned head on base-model rollouts (soft-Q; delta = its "

@@ -88,6 +88,36 @@ def test_paired_growth_cancels_prompt_difficulty():
     assert "growth late - early" in r.summary()
 
 
+def test_prompts_sharing_a_document_are_resampled_together():
+    from scalescope.calibration.analysis import bootstrap_weights, cluster_bootstrap_weights
+
+    # one prompt per group: the cluster bootstrap is the prompt bootstrap, draw for draw
+    assert np.array_equal(cluster_bootstrap_weights(np.arange(7), 50, 3), bootstrap_weights(7, 50, 3))
+    w = cluster_bootstrap_weights(np.array([4, 4, 9, 9, 9, 1]), 200, 0)
+    assert np.array_equal(w[:, 0], w[:, 1]) and np.array_equal(w[:, 2], w[:, 4])
+    # each replicate draws 3 groups (one column per group), and a group weighs its draw count
+    assert np.all(w[:, 0] + w[:, 2] + w[:, 5] == 3) and w[:, 0].std() > 0
+    # 24 prompts from 4 documents with a document-level log-loss offset: clustering widens the CI and says so
+    rng = np.random.default_rng(1)
+    n, T = 24, 20
+    doc = np.repeat(np.arange(4), 6)
+    offset = rng.normal(0, 1.0, 4)[doc]
+    H = 3.0 + rng.normal(0, 0.05, (n, T))
+    L = 3.0 + offset[:, None] + rng.normal(0, 0.05, (n, T))
+    df = pd.DataFrame({"sample_id": np.repeat(np.arange(n), T), "step": np.tile(np.arange(T), n), "alive": True,
+                       "entropy_sampled": H.ravel(), "human_logprob": -L.ravel()})
+    cfg = AnalysisConfig(n_boot=400)
+    flat = analyze_run(df, cfg, manifest={"steps": T})
+    clus = analyze_run(df, cfg, manifest={"steps": T, "passage_documents": doc.tolist()})
+    assert flat.bootstrap_unit == "prompts" and clus.bootstrap_unit == "source documents (4 for 24 prompts)"
+    assert clus.entce == pytest.approx(flat.entce)
+    assert clus.entce_ci[1] - clus.entce_ci[0] > 1.5 * (flat.entce_ci[1] - flat.entce_ci[0])
+    assert "over source documents" in clus.summary()
+    # distinct documents: the prompt bootstrap, unchanged
+    same = analyze_run(df, cfg, manifest={"steps": T, "passage_documents": list(range(n))})
+    assert same.bootstrap_unit == "prompts" and same.entce_ci == flat.entce_ci
+
+
 def test_noisy_ci_covers_truth_and_se_matches_formula():
     df = synthetic_records(n_samples=200, n_steps=30, h0=2.0, l0=1.7, noise=0.5, seed=3)
     r = analyze_run(df, AnalysisConfig(n_boot=400))

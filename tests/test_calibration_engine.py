@@ -277,6 +277,8 @@ def test_random_passages_recorded_and_old_manifests_resume(tmp_path):
     man = st.read_manifest()
     assert man["config"]["passages"] == "random" and man["passages"]["mode"] == "random"
     assert man["passages"]["seed"] == 3
+    docs = man["passage_documents"]
+    assert len(docs) == 4 and docs == prep.passages.doc_index.tolist()
     # a run written before --passages existed has neither key: it resumes as "openings" (what it did)
     cfg0 = CalibrationConfig(model="tiny", corpus="toy", prompt_tokens=6, steps=5, samples=4, shard_size=2,
                              passages="openings")

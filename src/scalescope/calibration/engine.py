@@ -317,6 +317,8 @@ class CalibrationRun:
             "passage_windows": int(prep.passages.window_index.max()) + 1,
             "passages": {"mode": cfg.passages, "seed": cfg.passage_seed if cfg.passages == "random" else None,
                          "documents": int(np.unique(prep.passages.doc_index).size)},
+            # sample i's prompt came from document passage_documents[i] (analysis clusters its bootstrap on it)
+            "passage_documents": prep.passages.doc_index.tolist(),
             "shard_size": cfg.shard_size,
             "n_shards": math.ceil(cfg.samples / cfg.shard_size),
             "eos_token_id": getattr(backend, "eos_token_id", None),

@@ -75,7 +75,8 @@ def v_optimal_subsets(X, families, *, budgets=DEFAULT_BUDGETS, max_families: int
     include
         Families forced into every subset.
     mode
-        ``"exhaustive"`` (every combination of 1..max_families families) or ``"greedy"`` (forward selection).
+        ``"exhaustive"`` (every combination of 1..max_families families) or ``"greedy"`` (seeded forward selection
+        and exchange local search, for pools too large to enumerate).
 
     Examples
     --------
@@ -141,22 +142,39 @@ def v_optimal_subsets(X, families, *, budgets=DEFAULT_BUDGETS, max_families: int
                            random_subsets=rand)
 
 
+#: Local-search moves (families dropped, families added): add one, swap 1-1, and the exchanges that trade one
+#: large family for several small ones (or back) under the model budget.
+EXCHANGES = ((0, 1), (1, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1))
+
+
 def _greedy(M, G_f, n_f, free, forced, budget, max_families, min_models, n_seeds: int = 20):
-    """Seeded greedy search for large pools: every seed of up to 3 families (vectorised), forward-extend the best
-    ``n_seeds`` seeds one family at a time, then swap single families while J improves. Returns (J, combo)."""
-    ridge = 1e-9 * np.trace(M) * np.eye(len(M))  # lets seeds with < k models be ranked instead of all being -inf
+    """Seeded greedy + local search for pools too large to enumerate.
+
+    Every seed of up to 3 families is scored (vectorised); the best ``n_seeds`` are forward-extended one family at a
+    time, then improved by best-improvement local search over the :data:`EXCHANGES` that respect the budget and
+    ``max_families`` until no move raises J (the uneven exchanges matter because J only grows with the set, so the
+    budget, not J, makes a family worth dropping). Returns (J, combo)."""
+    ridge = 1e-9 * np.trace(M) * np.eye(len(M))  # lets sets with < k models be ranked instead of all being -inf
+    F, k = len(n_f), len(M)
+    G_flat = G_f.reshape(F, k * k)
 
     def J_of(sets):
-        G = np.stack([G_f[list(c)].sum(axis=0) for c in sets])
-        sizes = np.array([n_f[list(c)].sum() for c in sets])
+        A = np.zeros((len(sets), F))
+        for i, c in enumerate(sets):
+            A[i, list(c)] = 1.0
+        G = (A @ G_flat).reshape(-1, k, k)
+        sizes = A @ n_f
         J = _objective(M, G, sizes, min_models)
         Jr = _objective(M, G + ridge, np.full(len(sets), min_models), min_models)
         return J, Jr
 
+    def fits(c) -> bool:
+        return len(c) <= max_families and n_f[list(c)].sum() <= budget
+
     slots = max_families - len(forced)
     seeds = [tuple(forced)] if forced else []
-    for k in range(1, min(3, slots) + 1):
-        seeds += [tuple(sorted(forced + list(c))) for c in itertools.combinations(free, k)
+    for n in range(1, min(3, slots) + 1):
+        seeds += [tuple(sorted(forced + list(c))) for c in itertools.combinations(free, n)
                   if n_f[list(forced + list(c))].sum() <= budget]
     seeds = [c for c in seeds if c]
     if not seeds:
@@ -164,6 +182,7 @@ def _greedy(M, G_f, n_f, free, forced, budget, max_families, min_models, n_seeds
     J, Jr = J_of(seeds)
     order = np.lexsort((-Jr, -J))[:n_seeds]  # finite J first, then the ridge-ranked ones
     best = (-np.inf, ())
+    tried: set[tuple[int, ...]] = set()
     for i in order:
         sel = list(seeds[i])
         while len(sel) < max_families:
@@ -176,23 +195,32 @@ def _greedy(M, G_f, n_f, free, forced, budget, max_families, min_models, n_seeds
             if Jc[j] < cur[0] or (not np.isfinite(Jc[j]) and Jrc[j] <= cur_r[0]):
                 break
             sel.append(cand[j])
-        improved = True
-        while improved:  # single swaps
-            improved = False
-            cur = J_of([tuple(sel)])[0][0]
-            for out in [f for f in sel if f not in forced]:
-                rest = [f for f in sel if f != out]
-                cand = [f for f in free if f not in sel and n_f[rest + [f]].sum() <= budget]
-                if not cand:
-                    continue
-                Jc, _ = J_of([tuple(rest + [f]) for f in cand])
-                j = int(np.argmax(Jc))
-                if Jc[j] > cur + 1e-12:
-                    sel, improved = rest + [cand[j]], True
-                    break
-        Jsel = J_of([tuple(sel)])[0][0]
-        if Jsel > best[0]:
-            best = (Jsel, tuple(sorted(sel)))
+        start = tuple(sorted(sel))
+        if start in tried:  # another seed already climbed from here
+            continue
+        tried.add(start)
+        cur_set = start
+        cur = J_of([cur_set])
+        while True:
+            ins = [f for f in free if f not in cur_set]
+            outs = [f for f in cur_set if f not in forced]
+            moves = []
+            for r, a in EXCHANGES:
+                for out in itertools.combinations(outs, r):
+                    rest = tuple(f for f in cur_set if f not in out)
+                    moves += [rest + add for add in itertools.combinations(ins, a)]
+            moves = [tuple(sorted(m)) for m in moves if fits(m)]
+            if not moves:
+                break
+            Jm, Jrm = J_of(moves)
+            j = int(np.lexsort((-Jrm, -Jm))[0])
+            better = Jm[j] > cur[0][0] + 1e-12 or (not np.isfinite(cur[0][0]) and not np.isfinite(Jm[j])
+                                                   and Jrm[j] > cur[1][0] + 1e-12)
+            if not better:
+                break
+            cur_set, cur = moves[j], (Jm[j:j + 1], Jrm[j:j + 1])
+        if cur[0][0] > best[0]:
+            best = (float(cur[0][0]), cur_set)
     return best
 
 

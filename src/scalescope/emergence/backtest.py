@@ -8,7 +8,9 @@ on every task with enough models (research/emergence.md §2.G, §3.7):
 (b) ``two-step`` -- Bhagia et al. (OLMo model ladders): compute -> task loss (bits per byte of the correct answer, or
     perplexity) by a power law with offset, then task loss -> accuracy by a decreasing sigmoid fitted on *every
     checkpoint* of the training models; ``two-step-lm`` does the same through the model's held-out LM loss
-    (Gadre et al., Du et al.). Step 1 uses compute only, not N and D separately (a simplification of Bhagia);
+    (Gadre et al., Du et al.). Step 1 uses compute only; ``two-step-nd`` is Bhagia's step 1 proper,
+    ``L(N, D) = E + A (N / 1e9)^-alpha + B (D / 1e11)^-beta`` fitted on the final checkpoints of the training models
+    (only where N and D vary independently, as in the OLMo ladder's Chinchilla multiples), then the same step 2;
 (c) ``obs-pc`` -- observational scaling (Ruan et al.): PC1 of the base benchmark vector (imputed, standardised),
     then a sigmoid of the target in PC1; only where benchmark scores exist (obsscaling).
 
@@ -32,7 +34,7 @@ from scalescope.emergence.curves import CURVE_KEY, lm_loss_by_model
 from scalescope.errors import InputError
 from scalescope.results import Result
 
-METHODS = ("compute-sigmoid", "compute-linear", "two-step", "two-step-lm", "obs-pc")
+METHODS = ("compute-sigmoid", "compute-linear", "two-step", "two-step-nd", "two-step-lm", "obs-pc")
 MIN_TRAIN = 3
 
 
@@ -109,6 +111,54 @@ def _power_law_offset(x_log10: np.ndarray, L: np.ndarray):
     return lambda x: E + np.exp(logA) * 10 ** (-alpha * (np.asarray(x) - xr))
 
 
+def _power_law_nd(N: np.ndarray, D: np.ndarray, L: np.ndarray):
+    """Fit ``L = E + A (N/1e9)^-alpha + B (D/1e11)^-beta`` (Bhagia et al. step 1; Chinchilla's form) by bounded
+    least squares from a grid of starts; returns a predictor ``f(N, D)``, or None where N and D do not vary
+    independently (log N and log D nearly collinear: the two terms are not identified) or every start fails."""
+    n, d, L = np.log(np.asarray(N, float) / 1e9), np.log(np.asarray(D, float) / 1e11), np.asarray(L, float)
+    if len(L) < 6 or np.ptp(n) == 0 or np.ptp(d) == 0 or abs(np.corrcoef(n, d)[0, 1]) > 0.98:
+        return None
+    Lmin = float(np.min(L))
+
+    def model(p, n, d):
+        E, logA, a, logB, b = p
+        return E + np.exp(logA - a * n) + np.exp(logB - b * d)
+
+    best = None
+    for E0 in (0.0, 0.5 * Lmin):
+        for a0 in (0.1, 0.3, 0.6):
+            for b0 in (0.1, 0.3, 0.6):
+                share = max(float(np.mean(L)) - E0, 1e-6) / 2
+                p0 = [E0, math.log(share), a0, math.log(share), b0]
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        r = optimize.least_squares(lambda p: model(p, n, d) - L, p0, max_nfev=2000,
+                                                   bounds=([0.0, -30, 0.0, -30, 0.0], [max(Lmin, 1e-9), 30, 3, 30, 3]))
+                except ValueError:
+                    continue
+                if best is None or r.cost < best.cost:
+                    best = r
+    if best is None:
+        return None
+    p = best.x
+    return lambda N_, D_: model(p, np.log(np.asarray(N_, float) / 1e9), np.log(np.asarray(D_, float) / 1e11))
+
+
+def predict_two_step_nd(N_tr, D_tr, L_tr, N_te, D_te, L_link, y_link, chance):
+    """Bhagia et al.: step 1 task loss from (N, D) on the training models; step 2 as :func:`predict_two_step`.
+    Returns (predictions, predicted task loss), both NaN where step 1 is not identified."""
+    step1 = _power_law_nd(N_tr, D_tr, L_tr)
+    if step1 is None:
+        nan = np.full(len(N_te), np.nan)
+        return nan, nan
+    L_hat = step1(N_te, D_te)
+    s = st.sigmoid_fit(L_link, y_link, floor=_floor(chance), ceiling=None, k_sign=-1)
+    if not math.isfinite(s.x0):
+        return np.full(len(N_te), np.nan), L_hat
+    return s.predict(L_hat), L_hat
+
+
 def _floor(chance: float) -> float:
     return chance if math.isfinite(chance) else 0.0
 
@@ -136,7 +186,9 @@ def predict_two_step(x_tr, L_tr, x_te, L_link, y_link, chance):
 # ---------------------------------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class BacktestResult(Result):
-    """Per-model predictions (``predictions``: curve, method, model, x, actual, predicted, abs_error) and per-curve
+    """Per-model predictions (``predictions``: curve, method, model, x, actual, predicted, abs_error, and for the
+    two-step methods the step-1 ``predicted_loss`` beside the held-out model's ``actual_loss``, so an error can be
+    traced to step 1 or to the loss -> accuracy link) and per-curve
     errors (``errors``: curve, method, n_train, n_test, mae, mae_ci_low, mae_ci_high, max_abs_error)."""
 
     holdout: str
@@ -253,6 +305,7 @@ def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS
         x_te, y_te = np.log10(te["train_flops"].to_numpy(float)), te["value"].to_numpy(float)
         all_tr = g[~g["held_out"]]
         out: dict[str, np.ndarray] = {}
+        step1: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # two-step methods: (predicted, measured) loss
         for m in methods:
             try:
                 if m == "compute-sigmoid":
@@ -266,8 +319,24 @@ def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS
                     if np.isfinite(L_tr).sum() < min_train or len(link) < 4:
                         continue
                     ok = np.isfinite(L_tr)
-                    out[m], _ = predict_two_step(x_tr[ok], L_tr[ok], x_te, link[col].to_numpy(float),
-                                                 link["value"].to_numpy(float), chance)
+                    out[m], L_hat = predict_two_step(x_tr[ok], L_tr[ok], x_te, link[col].to_numpy(float),
+                                                     link["value"].to_numpy(float), chance)
+                    step1[m] = (L_hat, te[col].to_numpy(float))
+                elif m == "two-step-nd":
+                    L_tr = tr["task_loss"].to_numpy(float)
+                    link = all_tr[np.isfinite(all_tr["task_loss"]) & np.isfinite(all_tr["value"])]
+                    ok = np.isfinite(L_tr) & (tr["params_total"].to_numpy(float) > 0) & \
+                        (tr["tokens"].to_numpy(float) > 0)
+                    if ok.sum() < 6 or len(link) < 4:
+                        continue
+                    yhat, L_hat = predict_two_step_nd(tr["params_total"].to_numpy(float)[ok],
+                                                  tr["tokens"].to_numpy(float)[ok], L_tr[ok],
+                                                  te["params_total"].to_numpy(float), te["tokens"].to_numpy(float),
+                                                  link["task_loss"].to_numpy(float), link["value"].to_numpy(float),
+                                                  chance)
+                    if np.isfinite(yhat).any():
+                        out[m] = yhat
+                        step1[m] = (L_hat, te["task_loss"].to_numpy(float))
                 elif m == "obs-pc":
                     if "obsscaling" not in set(g["source"]):
                         continue
@@ -287,15 +356,17 @@ def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS
                 continue
         for m, yhat in out.items():
             err = np.abs(np.asarray(yhat, float) - y_te)
-            for mdl, xv, a, p_, e in zip(te["model"], te["train_flops"], y_te, yhat, err):
+            lp, la = step1.get(m, (np.full(len(te), np.nan), np.full(len(te), np.nan)))
+            for mdl, xv, a, p_, e, lp_, la_ in zip(te["model"], te["train_flops"], y_te, yhat, err, lp, la):
                 preds.append(dict(curve=name, method=m, model=mdl, train_flops=xv, actual=a, predicted=p_,
-                                  abs_error=e))
+                                  abs_error=e, predicted_loss=lp_, actual_loss=la_))
             lo, hi = _mae_ci(err, rng)
             errs.append(dict(curve=name, **{kk: kd[kk] for kk in key}, method=m, n_train=len(tr), n_test=len(te),
                              mae=float(np.nanmean(err)) if np.isfinite(err).any() else float("nan"),
                              mae_ci_low=lo, mae_ci_high=hi,
                              max_abs_error=float(np.nanmax(err)) if np.isfinite(err).any() else float("nan")))
-    pred_cols = ["curve", "method", "model", "train_flops", "actual", "predicted", "abs_error"]
+    pred_cols = ["curve", "method", "model", "train_flops", "actual", "predicted", "abs_error", "predicted_loss",
+                 "actual_loss"]
     err_cols = ["curve", *key, "method", "n_train", "n_test", "mae", "mae_ci_low", "mae_ci_high", "max_abs_error"]
     return BacktestResult(holdout=holdout, predictions=pd.DataFrame(preds, columns=pred_cols),
                           errors=pd.DataFrame(errs, columns=err_cols))

@@ -196,14 +196,17 @@ def run_backtest(table: pd.DataFrame, out: Path, *, name: str, holdout: str | No
     fig, ax = new_figure()
     fig_e.plot_pred_vs_actual(r.predictions, ax)
     figures.append((_savefig(fig, out / "pred_vs_actual.png"), "Held-out predictions vs measurements."))
-    r.errors.to_csv(out / ".errors.csv.tmp", index=False)
-    (out / ".errors.csv.tmp").replace(out / "errors.csv")
+    for frame, fname in ((r.errors, "errors.csv"), (r.predictions, "predictions.csv")):
+        frame.to_csv(out / f".{fname}.tmp", index=False)
+        (out / f".{fname}.tmp").replace(out / fname)
     write_json(summary, out / "summary.json")
     best = board.iloc[0]
     write_section(out, title=f"Emergence backtest: {name}", kind="emergence",
                   summary=f"Held out {r.holdout}: best method {best['method']} with mean absolute error "
                           f"{best['mean_mae']:.4f} (95% CI {best['ci_low']:.4f}-{best['ci_high']:.4f}) over "
                           f"{int(best['n_curves'])} curves.",
-                  figures=figures, tables=[("errors.csv", "Per-curve backtest errors")],
+                  figures=figures, tables=[("errors.csv", "Per-curve backtest errors"),
+                                           ("predictions.csv", "Per-model predictions (two-step methods: step-1 "
+                                                               "loss predicted vs measured)")],
                   metrics={"best_method": best["method"], "best_mae": best["mean_mae"]}, order=31)
     return to_jsonable(summary)

@@ -138,3 +138,22 @@ def test_two_step_nd_needs_n_and_d_to_vary_independently():
     N = np.array([1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9])
     assert _power_law_nd(N, 20 * N, 1.0 + N**-0.1) is None  # Chinchilla-optimal only: D ∝ N
     assert _power_law_nd(N[:5], 20 * N[:5], np.ones(5)) is None  # too few points
+
+
+def test_sigmoid_fit_matches_an_independent_least_squares_fit():
+    # the analytic Jacobian must lead to the same optimum (and standard errors) as scipy's curve_fit with
+    # finite differences on the same model (ceiling fixed, so no bound is active)
+    from scipy.optimize import curve_fit
+
+    rng = np.random.default_rng(4)
+    x = np.linspace(18, 25, 15)
+    y = 0.25 + (0.9 - 0.25) / (1 + np.exp(-1.7 * (x - 21.3))) + rng.normal(0, 0.02, x.size)
+    r = st.sigmoid_fit(x, y, floor=0.25, ceiling=0.9)
+
+    def f(x, x0, k):
+        return 0.25 + (0.9 - 0.25) / (1 + np.exp(-k * (x - x0)))
+
+    p, cov = curve_fit(f, x, y, p0=[21, 1.5])
+    assert [r.x0, r.k] == pytest.approx(list(p), rel=1e-4)
+    half = r.ci["k"][1] - r.k
+    assert half == pytest.approx(float(np.sqrt(cov[1, 1])) * 2.1604, rel=1e-3)  # t(0.975, 13 dof) x SE

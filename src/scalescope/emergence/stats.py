@@ -392,6 +392,14 @@ def sigmoid_fit(x, y, *, floor: float = 0.0, ceiling: float | None = 1.0, k_sign
     def resid(p):
         return model(p) - y
 
+    def jac(p):  # analytic: the finite-difference Jacobian was most of `emergence analyze`'s run time
+        x0, k = p[0], p[1]
+        d = p[2] if free_ceiling else ceiling
+        sg = 1.0 / (1.0 + np.exp(np.clip(-k * (x - x0), -60, 60)))
+        g = (d - floor) * sg * (1.0 - sg)
+        cols = [-g * k, g * (x - x0)] + ([sg] if free_ceiling else [])
+        return np.stack(cols, axis=1)
+
     if k_sign > 0:
         klo, khi = 1e-6, kmax
     else:
@@ -405,7 +413,7 @@ def sigmoid_fit(x, y, *, floor: float = 0.0, ceiling: float | None = 1.0, k_sign
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                r = optimize.least_squares(resid, p0, bounds=(lb, ub), method="trf", max_nfev=400)
+                r = optimize.least_squares(resid, p0, jac=jac, bounds=(lb, ub), method="trf", max_nfev=400)
         except (ValueError, np.linalg.LinAlgError):
             continue
         if best is None or r.cost < best.cost:
@@ -423,6 +431,8 @@ def sigmoid_fit(x, y, *, floor: float = 0.0, ceiling: float | None = 1.0, k_sign
     dof = max(x.size - len(p), 1)
     try:
         J = best.jac
+        if np.linalg.matrix_rank(J) < len(p):  # a saturated (step-like) fit: the parameters are not identified
+            raise np.linalg.LinAlgError("rank-deficient Jacobian")
         cov = np.linalg.pinv(J.T @ J) * (np.sum(res**2) / dof)
         se = np.sqrt(np.clip(np.diag(cov), 0, None))
         t = stats.t.ppf(0.975, dof)

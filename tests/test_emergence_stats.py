@@ -157,3 +157,33 @@ def test_sigmoid_fit_matches_an_independent_least_squares_fit():
     assert [r.x0, r.k] == pytest.approx(list(p), rel=1e-4)
     half = r.ci["k"][1] - r.k
     assert half == pytest.approx(float(np.sqrt(cov[1, 1])) * 2.1604, rel=1e-3)  # t(0.975, 13 dof) x SE
+
+
+def test_backtest_scores_predictions_against_measurement_se():
+    from scalescope.emergence.backtest import backtest, leaderboard
+
+    p = np.array([1e7, 3e7, 1e8, 3e8, 1e9, 3e9])
+    f = 6 * p * 20 * p
+    acc = 0.25 + 0.5 / (1 + np.exp(-2 * (np.log10(f) - 19)))
+
+    def table(shift, **se):
+        y = acc.copy()
+        y[-2:] += shift  # the two held-out models measure `shift` above the law
+        return finalize(pd.DataFrame({"model": list("abcdef"), "params_total": p, "train_flops": f, "task": "t",
+                                      "metric": "acc", "metric_kind": "hard", "value": y, "chance_level": 0.25,
+                                      **se}))
+
+    exact = backtest(table(0.0, stderr=0.01), holdout="size:2", methods=("compute-sigmoid",))
+    assert exact.predictions["within_2se"].tolist() == [True, True]
+    assert exact.errors["share_within_2se"].iloc[0] == 1.0
+    off = backtest(table(0.05, stderr=0.01), holdout="size:2", methods=("compute-sigmoid",))
+    assert off.predictions["within_2se"].tolist() == [False, False]
+    assert leaderboard(off)["share_within_2se"].iloc[0] == 0.0
+    # binomial SE from n_items when no stderr: 0.05 off with n = 100 items (SE ~0.045) is within 2 SE
+    binom = backtest(table(0.05, n_items=100), holdout="size:2", methods=("compute-sigmoid",))
+    assert binom.predictions["within_2se"].tolist() == [True, True]
+    assert np.allclose(binom.predictions["measurement_se"],
+                       np.sqrt((acc[-2:] + 0.05) * (1 - acc[-2:] - 0.05) / 100))
+    # no SE in the data: not scored
+    none = backtest(table(0.0), holdout="size:2", methods=("compute-sigmoid",))
+    assert none.predictions["within_2se"].isna().all() and np.isnan(none.errors["share_within_2se"].iloc[0])

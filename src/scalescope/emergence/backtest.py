@@ -199,6 +199,24 @@ class BacktestResult(Result):
         return self.errors
 
 
+def measurement_se(rows: pd.DataFrame) -> np.ndarray:
+    """Standard error of each measured value: the table's ``stderr``, else the binomial ``sqrt(y (1 - y) / n)`` from
+    ``n_items``, else NaN (OLMo ladder and obsscaling carry neither). The spec §3.6 "predictable" rule asks whether a
+    held-out prediction lands within 2 of these of the measurement.
+
+    >>> measurement_se(pd.DataFrame({"value": [0.5, 0.5], "stderr": [0.01, np.nan], "n_items": [np.nan, 100]}))
+    array([0.01, 0.05])
+    """
+    y = rows["value"].to_numpy(float)
+    se = rows["stderr"].to_numpy(float) if "stderr" in rows else np.full(len(rows), np.nan)
+    if "n_items" in rows:
+        n = rows["n_items"].to_numpy(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            binom = np.sqrt(np.clip(y * (1 - y), 0, None) / n)
+        se = np.where(np.isfinite(se), se, np.where(n > 0, binom, np.nan))
+    return se
+
+
 def _mae_ci(err: np.ndarray, rng, n_boot: int = 500) -> tuple[float, float]:
     err = err[np.isfinite(err)]
     if err.size == 0:
@@ -354,30 +372,40 @@ def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS
                     out[m] = predict_compute_sigmoid(ptr[ok], y_tr[ok], pte, chance)
             except (InputError, np.linalg.LinAlgError, ValueError):
                 continue
+        se_te = measurement_se(te)
         for m, yhat in out.items():
             err = np.abs(np.asarray(yhat, float) - y_te)
             lp, la = step1.get(m, (np.full(len(te), np.nan), np.full(len(te), np.nan)))
-            for mdl, xv, a, p_, e, lp_, la_ in zip(te["model"], te["train_flops"], y_te, yhat, err, lp, la):
+            for mdl, xv, a, p_, e, lp_, la_, se_ in zip(te["model"], te["train_flops"], y_te, yhat, err, lp, la,
+                                                       se_te):
                 preds.append(dict(curve=name, method=m, model=mdl, train_flops=xv, actual=a, predicted=p_,
-                                  abs_error=e, predicted_loss=lp_, actual_loss=la_))
+                                  abs_error=e, measurement_se=se_,
+                                  within_2se=(bool(e <= 2 * se_) if np.isfinite(e) and np.isfinite(se_) else None),
+                                  predicted_loss=lp_, actual_loss=la_))
+            ok2 = np.isfinite(err) & np.isfinite(se_te)
+            share2 = float(np.mean(err[ok2] <= 2 * se_te[ok2])) if ok2.any() else float("nan")
             lo, hi = _mae_ci(err, rng)
             errs.append(dict(curve=name, **{kk: kd[kk] for kk in key}, method=m, n_train=len(tr), n_test=len(te),
                              mae=float(np.nanmean(err)) if np.isfinite(err).any() else float("nan"),
                              mae_ci_low=lo, mae_ci_high=hi,
-                             max_abs_error=float(np.nanmax(err)) if np.isfinite(err).any() else float("nan")))
-    pred_cols = ["curve", "method", "model", "train_flops", "actual", "predicted", "abs_error", "predicted_loss",
-                 "actual_loss"]
-    err_cols = ["curve", *key, "method", "n_train", "n_test", "mae", "mae_ci_low", "mae_ci_high", "max_abs_error"]
+                             max_abs_error=float(np.nanmax(err)) if np.isfinite(err).any() else float("nan"),
+                             share_within_2se=share2))
+    pred_cols = ["curve", "method", "model", "train_flops", "actual", "predicted", "abs_error", "measurement_se",
+                 "within_2se", "predicted_loss", "actual_loss"]
+    err_cols = ["curve", *key, "method", "n_train", "n_test", "mae", "mae_ci_low", "mae_ci_high", "max_abs_error",
+                "share_within_2se"]
     return BacktestResult(holdout=holdout, predictions=pd.DataFrame(preds, columns=pred_cols),
                           errors=pd.DataFrame(errs, columns=err_cols))
 
 
 def leaderboard(result: BacktestResult, *, n_boot: int = 1000, random_state: int = 0) -> pd.DataFrame:
-    """Per method: curves scored, mean MAE with a bootstrap CI over curves, median MAE, and wins on the curves that
-    every listed method scored (ties split)."""
+    """Per method: curves scored, mean MAE with a bootstrap CI over curves, median MAE, wins on the curves that
+    every listed method scored (ties split), and the share of held-out predictions within 2 measurement SEs
+    (NaN where the data carry no SE)."""
     e = result.errors.dropna(subset=["mae"])
     if e.empty:
-        return pd.DataFrame(columns=["method", "n_curves", "mean_mae", "ci_low", "ci_high", "median_mae", "wins"])
+        return pd.DataFrame(columns=["method", "n_curves", "mean_mae", "ci_low", "ci_high", "median_mae", "wins",
+                                     "n_common", "share_within_2se"])
     rng = np.random.default_rng(random_state)
     W = e.pivot_table(index="curve", columns="method", values="mae", aggfunc="mean")
     common = W.dropna()
@@ -390,10 +418,12 @@ def leaderboard(result: BacktestResult, *, n_boot: int = 1000, random_state: int
         v = g["mae"].to_numpy(float)
         idx = rng.integers(0, v.size, size=(n_boot, v.size))
         bm = v[idx].mean(1)
+        pr = result.predictions[result.predictions["method"] == m]["within_2se"].dropna()
         rows.append(dict(method=m, n_curves=int(v.size), mean_mae=float(v.mean()),
                          ci_low=float(np.quantile(bm, 0.025)), ci_high=float(np.quantile(bm, 0.975)),
                          median_mae=float(np.median(v)), wins=float(wins.get(m, 0.0)),
-                         n_common=int(len(common))))
+                         n_common=int(len(common)),
+                         share_within_2se=float(pr.astype(bool).mean()) if len(pr) else float("nan")))
     return pd.DataFrame(rows).sort_values("mean_mae", ignore_index=True)
 
 

@@ -54,6 +54,34 @@ def test_run_ngram_then_resume_noop(tmp_path, corpus_file):
     assert changed.exit_code == 2 and "configuration differs (seed: 0 -> 5)" in changed.output
 
 
+def test_resume_keeps_the_runs_passage_protocol(tmp_path, corpus_file):
+    import json
+
+    from scalescope.calibration.store import RunStore
+
+    base = ["--model", "ngram:2", "--corpus", corpus_file, "--prompt-tokens", 8, "--steps", 6, "--samples", 4,
+            "--batch-size", 2, "--shard-size", 2, "--quiet"]
+    # a run started with --passages openings resumes without repeating the flag; a different seed is irrelevant
+    out = tmp_path / "open"
+    assert _invoke([*base, "--passages", "openings", "--out", out]).exit_code == 0
+    st = RunStore(out)
+    man = st.read_manifest()
+    assert man["config"]["passages"] == "openings" and man["config"]["passage_seed"] is None
+    assert _invoke([*base, "--out", out, "--resume"]).exit_code == 0
+    assert _invoke([*base, "--passage-seed", 3, "--out", out, "--resume"]).exit_code == 0
+    r = _invoke([*base, "--passages", "random", "--out", out, "--resume"])
+    assert r.exit_code == 2 and "passages: 'openings' -> 'random'" in r.output
+    # a run written before the flag existed (no keys) resumes with its original command
+    man["config"].pop("passages")
+    man["config"].pop("passage_seed")
+    (out / "manifest.json").write_text(json.dumps(man))
+    assert _invoke([*base, "--out", out, "--resume"]).exit_code == 0
+    # a new run defaults to random windows, seed 0
+    assert _invoke([*base, "--out", tmp_path / "new"]).exit_code == 0
+    cfg = RunStore(tmp_path / "new").read_manifest()["config"]
+    assert cfg["passages"] == "random" and cfg["passage_seed"] == 0
+
+
 def test_run_local_hf_model(tmp_path, corpus_file, tiny_hf_dir):
     out = tmp_path / "hf"
     r = _invoke(["--model", tiny_hf_dir, "--corpus", corpus_file, "--prompt-tokens", 16, "--steps", 8,

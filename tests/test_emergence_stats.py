@@ -182,8 +182,8 @@ def test_backtest_scores_predictions_against_measurement_se():
     # binomial SE from n_items when no stderr: 0.05 off with n = 100 items (SE ~0.045) is within 2 SE
     binom = backtest(table(0.05, n_items=100), holdout="size:2", methods=("compute-sigmoid",))
     assert binom.predictions["within_2se"].tolist() == [True, True]
-    assert np.allclose(binom.predictions["measurement_se"],
-                       np.sqrt((acc[-2:] + 0.05) * (1 - acc[-2:] - 0.05) / 100))
+    pt = ((acc[-2:] + 0.05) * 100 + 2) / 104
+    assert np.allclose(binom.predictions["measurement_se"], np.sqrt(pt * (1 - pt) / 104))
     # no SE in the data: not scored
     none = backtest(table(0.0), holdout="size:2", methods=("compute-sigmoid",))
     assert none.predictions["within_2se"].isna().all() and np.isnan(none.errors["share_within_2se"].iloc[0])

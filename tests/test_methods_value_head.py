@@ -147,3 +147,13 @@ def test_head_save_load_roundtrip_and_legacy_file(tmp_path):
     assert torch.all(old.head_.step_bias == 0)
     assert torch.allclose(old.adjust(torch.log_softmax(h[:, :V], -1), h, 1),
                           cal.adjust(torch.log_softmax(h[:, :V], -1), h, 1), atol=1e-5)
+
+
+def test_train_head_with_a_single_training_rollout_is_finite():
+    from scalescope.calibration.methods.value_head import train_head
+
+    hidden, tokens, future = _synthetic_rollouts(2, 2, 4, 3, token_effect=torch.zeros(3), noise=0.1, seed=0)
+    head, info = train_head(hidden, tokens, future, vocab_size=3, train_idx=torch.tensor([0]),
+                            test_idx=torch.tensor([1]), epochs=20)
+    assert np.isfinite([info.train_rmse, info.delta_rmse, info.baseline_rmse]).all()
+    assert torch.isfinite(head(hidden[:, 0], 0)).all()

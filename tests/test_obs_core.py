@@ -237,3 +237,13 @@ def test_greedy_matches_exhaustive_on_the_paper_pool(data_dir):
     gr = v_optimal_subsets(X, pool[FAMILY_COL], budgets=budgets, mode="greedy")
     assert np.allclose(gr.table["objective"], ex.table["objective"], rtol=1e-9)
     assert ex.best(12)["objective"] == pytest.approx(-6.31, abs=0.01)  # the notebook's J(12)
+
+
+def test_greedy_forced_families_over_budget_is_infeasible():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 2))
+    fams = np.repeat(list("abcd"), 3)
+    for mode in ("exhaustive", "greedy"):
+        r = v_optimal_subsets(X, fams, budgets=(2, 6), include=("a",), mode=mode)
+        assert r.table["objective"].iloc[0] == -np.inf and r.table["families"].iloc[0] == ()
+        assert "a" in r.best(6)["families"]

@@ -238,7 +238,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
     if not done:
         raise InputError(f"real-model demo: budget {cfg.budget_s:.0f} s too small for any run")
 
-    acfg = AnalysisConfig(early_steps=cfg.windows[0][1], late_steps=cfg.steps - cfg.windows[-1][0]
+    acfg = AnalysisConfig(early_steps=min(cfg.windows[0][1], cfg.steps), late_steps=cfg.steps - cfg.windows[-1][0]
                           if cfg.windows[-1][0] < cfg.steps else None, n_boot=cfg.n_boot, ci=cfg.ci, seed=cfg.seed,
                           smooth_lambda=cfg.smooth_lambda)
     data = [read_run(d) for d in done]

@@ -75,7 +75,7 @@ ROWS_AFTER_EOS = "kept: alive=False, token_id=-1, generation columns NaN; human 
 
 
 # What runs written before a config key existed did: "passages" arrived in 0.1.0 after openings-only runs.
-LEGACY_CONFIG: dict[str, Any] = {"passages": "openings", "passage_seed": 0}
+LEGACY_CONFIG: dict[str, Any] = {"passages": "openings", "passage_seed": None}
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,8 @@ class CalibrationConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["sampler"] = parse_sampler(self.sampler).spec  # canonical form, so "temp=0.90" resumes "temp=0.9"
+        if d["passages"] == "openings":
+            d["passage_seed"] = None  # unused by openings: a different seed must not block --resume
         return d
 
 

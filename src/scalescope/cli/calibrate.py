@@ -50,11 +50,12 @@ def calibrate() -> None:
 @click.option("--prompt-split", type=click.Choice(["auto", "all", "eval", "train"]), default="auto",
               show_default=True, help="Documents prompts come from; auto = eval split for n-grams trained on "
                                       "this corpus, else all.")
-@click.option("--passages", type=click.Choice(["random", "openings"]), default="random", show_default=True,
-              help="random: a seeded uniform sample of all non-overlapping windows of the running text; openings: "
-                   "each document's first window (the paper's protocol for WikiText-103 articles).")
-@click.option("--passage-seed", type=int, default=0, show_default=True,
-              help="Seed of --passages random (independent of --seed, so runs can share prompts).")
+@click.option("--passages", type=click.Choice(["random", "openings"]), default=None,
+              help="random (default): a seeded uniform sample of all non-overlapping windows of the running text; "
+                   "openings: each document's first window (the paper's protocol for WikiText-103 articles). "
+                   "With --resume: the run's own setting.")
+@click.option("--passage-seed", type=int, default=None,
+              help="Seed of --passages random (default 0; independent of --seed, so runs can share prompts).")
 @click.option("--engine", type=click.Choice(["simple", "fast"]), default="simple", show_default=True,
               help="simple: any backend, step API; fast: static-cache decoder for transformers models "
                    "(scalescope.calibration.fast), same records.")
@@ -80,6 +81,14 @@ def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_
     from scalescope.calibration.models import resolve_model
     from scalescope.calibration.store import RunStore
 
+    if passages is None or passage_seed is None:  # unset: a resumed run keeps what it was started with
+        old = {}
+        if resume and RunStore(out_dir).exists():
+            from scalescope.calibration.engine import LEGACY_CONFIG
+
+            old = {**LEGACY_CONFIG, **(RunStore(out_dir).read_manifest().get("config") or {})}
+        passages = passages or old.get("passages") or "random"
+        passage_seed = passage_seed if passage_seed is not None else (old.get("passage_seed") or 0)
     cfg = CalibrationConfig(
         model=model_spec, corpus=corpus, prompt_tokens=prompt_tokens, steps=steps, samples=samples, sampler=sampler,
         seed=seed, batch_size=batch_size, shard_size=shard_size, stop_at_eos=not ignore_eos,

@@ -70,8 +70,9 @@ def write_analysis(study, cfg, out: Path, *, title: str = "Entropy calibration",
     lines = ([intro] if intro else []) + [
         f"EntCE = entropy of the model's own generations − log loss on the human continuation ({u}/token; "
         "positive = too random). CIs: bootstrap over "
-        + "; ".join(sorted({r.bootstrap_unit.split(" (")[0] for r in study.runs})) + " (prompts that share a "
-        "source document are resampled together).",
+        + "; ".join(sorted({r.bootstrap_unit.split(" (")[0] for r in study.runs}))
+        + (" (prompts that share a source document are resampled together)."
+           if any(r.bootstrap_unit != "prompts" for r in study.runs) else "."),
     ]
     metrics: dict = {}
     for r in study.runs:

@@ -209,8 +209,13 @@ def write_outputs(summary: dict, out: Path, *, title: str = "Entropy-calibration
                  f"{head['baseline_rmse']:.3f} for the per-step-mean label baseline")
         ridge = head.get("ridge")
         if ridge is not None:
-            text += ("; per-token part dropped on validation (ridge = inf: the adjustment is a per-step temperature)"
-                     if ridge == "inf" else f"; per-token ridge {ridge:g} chosen on validation prompts")
+            validated = bool(head.get("ridge_validation_rmse"))
+            if ridge == "inf":
+                text += ("; per-token part dropped " + ("on validation" if validated else
+                                                        "(too few FIT prompts to validate one)")
+                         + " (ridge = inf: the adjustment is a per-step temperature)")
+            else:
+                text += f"; per-token ridge {ridge:g} chosen on validation prompts"
         text += "."
     for m, why in (summary.get("skipped") or {}).items():
         text += f" {m}: {why}."

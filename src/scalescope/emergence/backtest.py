@@ -200,19 +200,22 @@ class BacktestResult(Result):
 
 
 def measurement_se(rows: pd.DataFrame) -> np.ndarray:
-    """Standard error of each measured value: the table's ``stderr``, else the binomial ``sqrt(y (1 - y) / n)`` from
-    ``n_items``, else NaN (OLMo ladder and obsscaling carry neither). The spec §3.6 "predictable" rule asks whether a
-    held-out prediction lands within 2 of these of the measurement.
+    """Standard error of each measured value: the table's ``stderr``, else a binomial SE from ``n_items`` (Agresti-Coull:
+    ``p = (y n + 2) / (n + 4)``, ``sqrt(p (1 - p) / (n + 4))``, so a score of 0 or 1 does not get SE 0), else NaN
+    (OLMo ladder and obsscaling carry neither). The spec §3.6 "predictable" rule asks whether a held-out prediction
+    lands within 2 of these of the measurement.
 
-    >>> measurement_se(pd.DataFrame({"value": [0.5, 0.5], "stderr": [0.01, np.nan], "n_items": [np.nan, 100]}))
-    array([0.01, 0.05])
+    >>> measurement_se(pd.DataFrame({"value": [0.5, 0.5, 1.0], "stderr": [0.01, np.nan, np.nan],
+    ...                              "n_items": [np.nan, 96, 96]})).round(4)
+    array([0.01 , 0.05 , 0.014])
     """
     y = rows["value"].to_numpy(float)
     se = rows["stderr"].to_numpy(float) if "stderr" in rows else np.full(len(rows), np.nan)
     if "n_items" in rows:
         n = rows["n_items"].to_numpy(float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            binom = np.sqrt(np.clip(y * (1 - y), 0, None) / n)
+            pt = (np.clip(y, 0, 1) * n + 2) / (n + 4)
+            binom = np.sqrt(pt * (1 - pt) / (n + 4))
         se = np.where(np.isfinite(se), se, np.where(n > 0, binom, np.nan))
     return se
 

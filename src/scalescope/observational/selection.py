@@ -172,6 +172,8 @@ def _greedy(M, G_f, n_f, free, forced, budget, max_families, min_models, n_seeds
         return len(c) <= max_families and n_f[list(c)].sum() <= budget
 
     slots = max_families - len(forced)
+    if forced and not fits(tuple(forced)):  # the forced families alone break the budget: nothing is feasible
+        return -np.inf, ()
     seeds = [tuple(forced)] if forced else []
     for n in range(1, min(3, slots) + 1):
         seeds += [tuple(sorted(forced + list(c))) for c in itertools.combinations(free, n)

@@ -210,7 +210,7 @@ def train_head(hidden: torch.Tensor, tokens: torch.Tensor, future: torch.Tensor,
 
     h_tr, tok_tr = rows(train_idx)[:2]
     mu = h_tr.mean(0)
-    sd = h_tr.std(0).clamp_min(1e-6)
+    sd = h_tr.std(0, unbiased=False).clamp_min(1e-6)  # population sd: defined for a single training row
     seen = torch.unique(tok_tr)
     index = torch.full((vocab_size,), -1, dtype=torch.long, device=dev)
     index[seen] = torch.arange(len(seen), device=dev)

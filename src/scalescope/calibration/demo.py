@@ -14,6 +14,7 @@ section reports what was measured, whatever its sign.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -112,12 +113,15 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: DemoConfig | None = N
         study = analyze_runs(run_dirs, acfg)
     fam = [r for r in study.runs if r.sampler in ("", "pure")]
     signs = {r.entce > 0 for r in fam}
+    # how many sizes are significant: the CI excludes 0 on the side of the point estimate
+    sig = sum(1 for r in fam if math.isfinite(r.entce_ci[0]) and (r.entce_ci[1] < 0 or r.entce_ci[0] > 0))
+    n_sig = f" ({sig} of {len(fam)} with a CI that excludes 0)"
     verdict = (
-        "Every training size has EntCE < 0: generations are LESS random than the model's log loss on held-out text "
-        "(over-confident; the opposite sign to the paper's transformers), so ln EntCE and the exponent do not exist."
-        if signs == {False} else
-        "Every training size has EntCE > 0 (generations more random than the held-out log loss)." if signs == {True}
-        else "EntCE changes sign across training sizes."
+        f"Every training size has EntCE < 0{n_sig}: generations are LESS random than the model's log loss on held-out "
+        "text (over-confident; the opposite sign to the paper's transformers), so ln EntCE and the exponent do not "
+        "exist." if signs == {False} else
+        f"Every training size has EntCE > 0{n_sig} (generations more random than the held-out log loss)."
+        if signs == {True} else f"EntCE changes sign across training sizes{n_sig}."
     )
     intro = (
         f"Offline study: interpolated Kneser-Ney {cfg.order}-gram models ({cfg.tokenizer} tokens) trained on the first "

@@ -42,6 +42,19 @@ def test_analyze_and_backtest_on_fixture(tmp_path):
     assert s["tasks"]["toy:qa:acc"]["compute-sigmoid"]["mae"] < 0.02
 
 
+def test_backtest_methods_flag(tmp_path):
+    r = CliRunner().invoke(cli, ["emergence", "backtest", "--data", str(FIX), "--out", str(tmp_path / "b"),
+                                 "--quiet", "--methods", "compute-linear, compute-sigmoid"])
+    assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert {m["method"] for m in s["leaderboard"]} == {"compute-linear", "compute-sigmoid"}
+    assert (tmp_path / "b" / "predictions.csv").exists()
+    r = CliRunner().invoke(cli, ["emergence", "backtest", "--data", str(FIX), "--out", str(tmp_path / "c"),
+                                 "--methods", "compute-sigmoid,magic"])
+    assert r.exit_code == 2 and "--methods: unknown method magic" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "c").exists()
+
+
 def _bad(tmp_path, df: pd.DataFrame) -> tuple[int, str]:
     p = tmp_path / "bad.csv"
     df.to_csv(p, index=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from scalescope.cli._common import Group, fail, quiet_option
+from scalescope.errors import InputError
 
 DATA_HELP = "Dataset name (olmo-ladder, gadre-scaling, pythia-evals, obsscaling) or a long CSV (model,task,metric,value,...)."
 
@@ -58,26 +59,44 @@ def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, quiet: bool) -> 
 @click.option("--data", required=True, help=DATA_HELP)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--holdout", default=None, help="size:K (K largest sizes), top:Q (top compute fraction) or cutoff:FLOPS.")
+@click.option("--methods", default=None,
+              help="Comma list of compute-sigmoid, compute-linear, two-step, two-step-nd, two-step-lm, obs-pc "
+                   "(default: all that apply to the data).")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard as JSON.")
 @quiet_option
-def backtest_cmd(data: str, out_dir: Path, holdout: str | None, as_json: bool, quiet: bool) -> None:
+def backtest_cmd(data: str, out_dir: Path, holdout: str | None, methods: str | None, as_json: bool,
+                 quiet: bool) -> None:
     """Hold out the largest models and predict their hard metric from smaller ones, per method.
+
+    Methods: the hard metric extrapolated in log compute (compute-sigmoid, compute-linear); two steps through the
+    task loss (two-step: loss from compute; two-step-nd: loss from N and D, Bhagia et al.) or the LM loss
+    (two-step-lm); observational PC1 (obs-pc). Writes errors.csv, predictions.csv (with the measurement SE and,
+    for two-step methods, step-1 loss predicted vs measured), summary.json and figures.
 
     \b
     Example:
       scalescope emergence backtest --data olmo-ladder --out bt-olmo
+      scalescope emergence backtest --data olmo-ladder --methods two-step,two-step-nd --out bt-olmo-2step
       scalescope emergence backtest --data obsscaling --holdout top:0.25 --out bt-obs
     """
     from scalescope.cli._common import echo_json
-    from scalescope.emergence.backtest import holdout_mask  # noqa: F401  (validates import early)
+    from scalescope.emergence.backtest import METHODS, holdout_mask
     from scalescope.emergence.runner import run_backtest
+
+    chosen = METHODS
+    if methods is not None:
+        chosen = tuple(dict.fromkeys(m.strip() for m in methods.split(",") if m.strip()))
+        bad = [m for m in chosen if m not in METHODS]
+        if bad or not chosen:
+            raise InputError(f"--methods: unknown method {', '.join(bad) or repr(methods)}; choose from "
+                             f"{', '.join(METHODS)}")
 
     if holdout is not None:
         import pandas as pd
 
         holdout_mask(pd.DataFrame({"params_total": [1.0], "train_flops": [1.0]}), holdout)  # flag check first
     table = _prepare(data, out_dir)
-    s = run_backtest(table, out_dir, name=data, holdout=holdout, progress=not quiet)
+    s = run_backtest(table, out_dir, name=data, holdout=holdout, methods=chosen, progress=not quiet)
     if as_json:
         echo_json(s["leaderboard"])
     else:

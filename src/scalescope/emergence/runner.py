@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from scalescope.emergence import arguments as args
-from scalescope.emergence.backtest import backtest, leaderboard, olmo_mmlu_mc_case
+from scalescope.emergence.backtest import METHODS, backtest, leaderboard, olmo_mmlu_mc_case
 from scalescope.emergence.curves import assess, iter_curves
 from scalescope.errors import InputError
 from scalescope.results import to_jsonable, write_json
@@ -165,14 +165,14 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
     return summary
 
 
-def run_backtest(table: pd.DataFrame, out: Path, *, name: str, holdout: str | None = None,
+def run_backtest(table: pd.DataFrame, out: Path, *, name: str, holdout: str | None = None, methods=None,
                  progress: bool = False) -> dict:
     """Leave-top-out backtests of every hard curve; writes ``out/summary.json``, figures, section.json."""
     from scalescope.report import write_section
     from scalescope.report.figures import emergence as fig_e
     from scalescope.report.style import new_figure
 
-    r = backtest(table, holdout=holdout, progress=progress)
+    r = backtest(table, holdout=holdout, methods=methods or METHODS, progress=progress)
     if r.errors.empty:
         raise InputError(f"{name}: no curve has enough models below and above the hold-out ({r.holdout}) to backtest")
     board = leaderboard(r)

@@ -227,7 +227,7 @@ def test_greedy_local_search_finds_the_exhaustive_optimum(seed):
 
 
 def test_greedy_matches_exhaustive_on_the_paper_pool(data_dir):
-    # the 47-model, 14-family pool of the paper's selection table (spec §2.7, T14): budgets 4..36
+    # the paper's selection pool (45 complete models, 14 families; spec §2.7, T14): budgets 4..36
     from scalescope.observational.analyses import selection_pool
     from scalescope.observational.constants import FAMILY_COL
 

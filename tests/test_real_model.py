@@ -162,3 +162,25 @@ def test_chat_template_wraps_prompt(backend, small_corpus, tmp_path):
     assert manifest["chat_template"] is True and manifest["prompt_length"] == 16 + len(prefix)
     assert np.isfinite(df["entropy_full"].to_numpy()[df["alive"].to_numpy(bool)]).all()
     assert np.isfinite(df["human_logprob"].to_numpy()).all()
+
+
+def test_issue8_acceptance_error_accumulation(backend, data_dir, tmp_path):
+    # The issue's acceptance run (`calibrate run --model smollm2-135m --corpus wikitext-2 --prompt-tokens 64
+    # --steps 192 --samples 32`, seed 0, default random windows), then `calibrate analyze --early 16 --late 96`:
+    # EntCE over steps 96-191 exceeds EntCE over steps 0-15 with disjoint 95% CIs, and the paired growth excludes 0.
+    # Measured 2026-11-23: +0.318 [-0.172, 0.745] vs +1.257 [0.911, 1.523]; growth +0.940 [0.575, 1.410] (~90 s).
+    from scalescope.calibration.analysis import AnalysisConfig, analyze_run, read_run
+    from scalescope.calibration.corpora import load_corpus
+    from scalescope.calibration.engine import CalibrationConfig, CalibrationRun
+
+    if not (data_dir / "text" / "wikitext-2" / "valid.txt").is_file():
+        pytest.skip("WikiText-2 not in SCALESCOPE_DATA_DIR")
+    corpus = load_corpus("wikitext-2")
+    cfg = CalibrationConfig(model="smollm2-135m", corpus="wikitext-2", prompt_tokens=64, steps=192, samples=32)
+    out = CalibrationRun(cfg).run(backend, corpus, tmp_path / "acc", progress=False)
+    r = analyze_run(read_run(out), AnalysisConfig(early_steps=16, late_steps=96))
+    assert r.early_window == (0, 16) and r.late_window == (96, 192)
+    assert r.entce_late > r.entce_early
+    assert r.entce_late_ci[0] > r.entce_early_ci[1], (r.entce_early_ci, r.entce_late_ci)
+    assert r.entce_growth_ci[0] > 0
+    assert r.bootstrap_unit.startswith("source documents")

@@ -368,6 +368,16 @@ def cluster_bootstrap_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.
     return bootstrap_weights(int(inv.max()) + 1, n_boot, seed)[:, inv]
 
 
+def replicate_weights(n: int, n_boot: int, seed: int, groups: np.ndarray | None = None) -> np.ndarray:
+    """[1 + n_boot, n] weights: row 0 all ones (the point estimate), then the bootstrap draws -- over prompts, or
+    over ``groups`` (:func:`cluster_bootstrap_weights`) when given. Estimates are ``W @ per-prompt totals``."""
+    ones = np.ones((1, n))
+    if n_boot <= 0:
+        return ones
+    draws = bootstrap_weights(n, n_boot, seed) if groups is None else cluster_bootstrap_weights(groups, n_boot, seed)
+    return np.vstack([ones, draws])
+
+
 def prompt_groups(manifest: dict, sample_ids: np.ndarray) -> np.ndarray | None:
     """Source document of each sample (``manifest["passage_documents"]``, written by the engine) when some prompts
     share a document, else None (then prompts are the bootstrap unit)."""
@@ -688,12 +698,9 @@ def analyze_run(
         "ll": win(m.loss, late),
         "lcl": win(m.lc, late),
     }
-    ones = np.ones((1, n))
     n_boot = int(cfg.n_boot)
     groups = prompt_groups(data.manifest, m.sample_ids)
-    draws = bootstrap_weights(n, n_boot, cfg.seed) if groups is None else \
-        cluster_bootstrap_weights(groups, n_boot, cfg.seed)
-    W = np.vstack([ones, draws]) if n_boot > 0 else ones
+    W = replicate_weights(n, n_boot, cfg.seed, groups)
     unit = "prompts" if groups is None else f"source documents ({len(np.unique(groups))} for {n} prompts)"
 
     def pooled(num: str, den: str) -> np.ndarray:
@@ -1231,6 +1238,7 @@ __all__ = [
     "analyze_runs",
     "bootstrap_weights",
     "cluster_bootstrap_weights",
+    "replicate_weights",
     "prompt_groups",
     "derail_flags",
     "fit_exponent",

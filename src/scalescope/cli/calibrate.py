@@ -82,11 +82,9 @@ def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_
     from scalescope.calibration.store import RunStore
 
     if passages is None or passage_seed is None:  # unset: a resumed run keeps what it was started with
-        old = {}
-        if resume and RunStore(out_dir).exists():
-            from scalescope.calibration.engine import LEGACY_CONFIG
+        from scalescope.calibration.engine import stored_config
 
-            old = {**LEGACY_CONFIG, **(RunStore(out_dir).read_manifest().get("config") or {})}
+        old = stored_config(RunStore(out_dir).read_manifest()) if resume and RunStore(out_dir).exists() else {}
         passages = passages or old.get("passages") or "random"
         passage_seed = passage_seed if passage_seed is not None else (old.get("passage_seed") or 0)
     cfg = CalibrationConfig(

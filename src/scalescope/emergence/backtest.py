@@ -153,10 +153,7 @@ def predict_two_step_nd(N_tr, D_tr, L_tr, N_te, D_te, L_link, y_link, chance):
         nan = np.full(len(N_te), np.nan)
         return nan, nan
     L_hat = step1(N_te, D_te)
-    s = st.sigmoid_fit(L_link, y_link, floor=_floor(chance), ceiling=None, k_sign=-1)
-    if not math.isfinite(s.x0):
-        return np.full(len(N_te), np.nan), L_hat
-    return s.predict(L_hat), L_hat
+    return _step2(L_hat, L_link, y_link, chance), L_hat
 
 
 def _floor(chance: float) -> float:
@@ -173,14 +170,17 @@ def predict_compute_linear(x_tr, y_tr, x_te, chance):
     return np.clip(np.polyval(c, x_te), 0.0, 1.0)
 
 
+def _step2(L_hat, L_link, y_link, chance):
+    """Two-step methods' step 2: a decreasing sigmoid of accuracy in task loss fitted on every checkpoint of the
+    training models (``L_link``, ``y_link``), evaluated at the predicted losses; NaN where the fit fails."""
+    s = st.sigmoid_fit(L_link, y_link, floor=_floor(chance), ceiling=None, k_sign=-1)
+    return s.predict(L_hat) if math.isfinite(s.x0) else np.full(len(L_hat), np.nan)
+
+
 def predict_two_step(x_tr, L_tr, x_te, L_link, y_link, chance):
     """Step 1 on (x_tr, L_tr) -- one point per training model; step 2 on (L_link, y_link) -- every checkpoint."""
-    step1 = _power_law_offset(np.asarray(x_tr), np.asarray(L_tr))
-    L_hat = step1(np.asarray(x_te))
-    s = st.sigmoid_fit(L_link, y_link, floor=_floor(chance), ceiling=None, k_sign=-1)
-    if not math.isfinite(s.x0):
-        return np.full(len(x_te), np.nan), L_hat
-    return s.predict(L_hat), L_hat
+    L_hat = _power_law_offset(np.asarray(x_tr), np.asarray(L_tr))(np.asarray(x_te))
+    return _step2(L_hat, L_link, y_link, chance), L_hat
 
 
 # ---------------------------------------------------------------------------------------------------- results
@@ -378,15 +378,15 @@ def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS
         se_te = measurement_se(te)
         for m, yhat in out.items():
             err = np.abs(np.asarray(yhat, float) - y_te)
+            scored = np.isfinite(err) & np.isfinite(se_te)
+            within = err <= 2 * se_te
             lp, la = step1.get(m, (np.full(len(te), np.nan), np.full(len(te), np.nan)))
-            for mdl, xv, a, p_, e, lp_, la_, se_ in zip(te["model"], te["train_flops"], y_te, yhat, err, lp, la,
-                                                       se_te):
+            for mdl, xv, a, p_, e, se_, ok_, w_, lp_, la_ in zip(te["model"], te["train_flops"], y_te, yhat, err,
+                                                                se_te, scored, within, lp, la):
                 preds.append(dict(curve=name, method=m, model=mdl, train_flops=xv, actual=a, predicted=p_,
-                                  abs_error=e, measurement_se=se_,
-                                  within_2se=(bool(e <= 2 * se_) if np.isfinite(e) and np.isfinite(se_) else None),
+                                  abs_error=e, measurement_se=se_, within_2se=bool(w_) if ok_ else None,
                                   predicted_loss=lp_, actual_loss=la_))
-            ok2 = np.isfinite(err) & np.isfinite(se_te)
-            share2 = float(np.mean(err[ok2] <= 2 * se_te[ok2])) if ok2.any() else float("nan")
+            share2 = float(within[scored].mean()) if scored.any() else float("nan")
             lo, hi = _mae_ci(err, rng)
             errs.append(dict(curve=name, **{kk: kd[kk] for kk in key}, method=m, n_train=len(tr), n_test=len(te),
                              mae=float(np.nanmean(err)) if np.isfinite(err).any() else float("nan"),

@@ -146,19 +146,25 @@ class HeadTraining:
     validation_rmse: dict[str, float]
 
 
-def _fit_rates(z: torch.Tensor, tokens: torch.Tensor, step: torch.Tensor, y: torch.Tensor, rem: torch.Tensor, *,
-               n_tok: int, n_steps: int, index: torch.Tensor, ridge: float, epochs: int, lr: float):
-    """Minimise Σ w (rate − y/rem)² / n + ridge · (‖u‖² + ‖W‖² + ‖b‖²) / n, w = rem² / mean(rem²), where
-    rate = c_t + u·z + b_v + W_v·z; c_t starts at (and with ridge = inf stays at) the weighted per-step mean rate.
-    Rows: z [n, d], tokens [n], step [n]."""
+def _rate(params, z: torch.Tensor, j: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    """Predicted future-entropy rate ``c_t + u·z + b_v + W_v·z`` of rows (z [n, d], token row index ``j`` [n] into
+    the per-token tables, −1 for tokens without one, ``step`` [n])."""
+    c, u, W, b = params
+    js = j.clamp_min(0)
+    known = (j >= 0).to(z.dtype)
+    return c[step] + z @ u + known * ((z * W[js]).sum(-1) + b[js])
+
+
+def _fit_rates(z: torch.Tensor, j: torch.Tensor, step: torch.Tensor, y: torch.Tensor, rem: torch.Tensor, *,
+               n_tok: int, n_steps: int, ridge: float, epochs: int, lr: float):
+    """Minimise Σ w (rate − y/rem)² / n + ridge · (‖u‖² + ‖W‖² + ‖b‖²) / n, w = rem² / mean(rem²), with the rate
+    of :func:`_rate`; c_t starts at (and with ridge = inf stays at) the weighted per-step mean rate.
+    Rows: z [n, d], token row index j [n], step [n]."""
     n, d = z.shape
     w = rem**2 / (rem**2).mean()
     target = y / rem
     c0 = torch.zeros(n_steps, dtype=z.dtype, device=z.device).index_add_(0, step, w * target)
     c0 = c0 / torch.zeros(n_steps, dtype=z.dtype, device=z.device).index_add_(0, step, w).clamp_min(1e-12)
-    j = index[tokens]
-    known = (j >= 0).to(z.dtype)
-    js = j.clamp_min(0)
     free = math.isfinite(ridge)
     c = c0.clone().requires_grad_(free)
     u = torch.zeros(d, dtype=z.dtype, device=z.device, requires_grad=free)
@@ -168,8 +174,7 @@ def _fit_rates(z: torch.Tensor, tokens: torch.Tensor, step: torch.Tensor, y: tor
         opt = torch.optim.Adam([c, u, W, b], lr=lr)
         for _ in range(epochs):
             opt.zero_grad()
-            pred = c[step] + z @ u + known * ((z * W[js]).sum(-1) + b[js])
-            loss = (w * (pred - target) ** 2).mean()
+            loss = (w * (_rate((c, u, W, b), z, j, step) - target) ** 2).mean()
             if ridge > 0:
                 loss = loss + ridge * ((u**2).sum() + (W**2).sum() + (b**2).sum()) / n
             loss.backward()
@@ -202,31 +207,24 @@ def train_head(hidden: torch.Tensor, tokens: torch.Tensor, future: torch.Tensor,
         raise InputError(f"horizon {T}: the future-entropy head needs at least 2 steps")
 
     steps_t = torch.arange(T - 1, device=dev)
-
-    def rows(sel):  # flatten steps 0..T-2 of the selected rollouts
-        h = hidden[sel][:, : T - 1].reshape(-1, d)
-        return h, tokens[sel][:, : T - 1].reshape(-1), steps_t.repeat(len(sel)), \
-            future[sel][:, : T - 1].reshape(-1), rem_t[: T - 1].repeat(len(sel))
-
-    h_tr, tok_tr = rows(train_idx)[:2]
+    h_tr = hidden[train_idx][:, : T - 1].reshape(-1, d)
     mu = h_tr.mean(0)
     sd = h_tr.std(0, unbiased=False).clamp_min(1e-6)  # population sd: defined for a single training row
-    seen = torch.unique(tok_tr)
+    seen = torch.unique(tokens[train_idx][:, : T - 1])
     index = torch.full((vocab_size,), -1, dtype=torch.long, device=dev)
     index[seen] = torch.arange(len(seen), device=dev)
 
-    def fit(sel, lam):
-        h, tok, st, y, r = rows(sel)
-        return _fit_rates((h - mu) / sd, tok, st, y, r, n_tok=len(seen), n_steps=T - 1, index=index, ridge=lam,
-                          epochs=epochs, lr=lr)
+    def rows(sel):  # steps 0..T-2 of the selected rollouts, flattened: (z, token row index, step, label, remaining)
+        z = (hidden[sel][:, : T - 1].reshape(-1, d) - mu) / sd
+        return (z, index[tokens[sel][:, : T - 1].reshape(-1)], steps_t.repeat(len(sel)),
+                future[sel][:, : T - 1].reshape(-1), rem_t[: T - 1].repeat(len(sel)))
 
-    def rmse(params, sel):
-        c, u, W, b = params
-        h, tok, st, y, r = rows(sel)
-        z = (h - mu) / sd
-        j = index[tok]
-        per = torch.where(j >= 0, (z * W[j.clamp_min(0)]).sum(-1) + b[j.clamp_min(0)], torch.zeros_like(y))
-        return float((((c[st] + z @ u + per) * r - y) ** 2).mean().sqrt())
+    def fit(data, lam):
+        return _fit_rates(*data, n_tok=len(seen), n_steps=T - 1, ridge=lam, epochs=epochs, lr=lr)
+
+    def rmse(params, data):
+        z, j, st, y, r = data
+        return float(((_rate(params, z, j, st) * r - y) ** 2).mean().sqrt())
 
     val_rmse: dict[str, float] = {}
     if ridge is None:
@@ -239,13 +237,14 @@ def train_head(hidden: torch.Tensor, tokens: torch.Tensor, future: torch.Tensor,
         else:
             val_g = uniq[torch.randperm(len(uniq), generator=g)[:n_val]]
             is_val = torch.isin(grp, val_g).to(dev)
-            fit_sel, val_sel = train_idx[~is_val], train_idx[is_val]
+            fit_rows, val_rows = rows(train_idx[~is_val]), rows(train_idx[is_val])  # built once for the grid
             for lam in RIDGE_GRID:
-                val_rmse[f"{lam:g}"] = rmse(fit(fit_sel, lam), val_sel)
+                val_rmse[f"{lam:g}"] = rmse(fit(fit_rows, lam), val_rows)
             ridge = min(RIDGE_GRID, key=lambda lam: val_rmse[f"{lam:g}"])
-    c, u, W, b = params = fit(train_idx, ridge)
-    train_rmse = rmse(params, train_idx)
-    delta = rmse(params, test_idx)
+    train_rows = rows(train_idx)
+    c, u, W, b = params = fit(train_rows, ridge)
+    train_rmse = rmse(params, train_rows)
+    delta = rmse(params, rows(test_idx))
     base = float(((future[test_idx] - future[train_idx].mean(0)) ** 2)[:, : T - 1].mean().sqrt())
     head = FutureEntropyHead(d, vocab_size, T).to(dev)
     with torch.no_grad():  # fold the standardisation and the shared part into one linear layer

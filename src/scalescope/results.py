@@ -45,12 +45,9 @@ def to_jsonable(obj: Any) -> Any:
 
 def write_json(obj: Any, path: str | Path) -> Path:
     """Write ``obj`` as pretty JSON atomically (temp file + rename), so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    from scalescope.outputs import atomic_write_text
+
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -158,6 +158,10 @@ def read_run(run_dir: str | Path) -> RunData:
         raise InputError(f"{p}: no shards in {p / 'shards'} (run status {status!r}; nothing to analyse)")
     if status != "complete":
         warnings.warn(f"{p}: run status is {status!r}; analysing its {len(shards)} finished shard(s)", stacklevel=2)
+    from scalescope.outputs import check_input_path
+
+    for s in shards:
+        check_input_path(s, what="shard")
     try:
         records = pd.concat([pd.read_parquet(s) for s in shards], ignore_index=True)
     except Exception as e:  # pyarrow raises several types for corrupt files

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from scalescope.errors import DataNotFoundError, InputError
+from scalescope.outputs import check_input_path
 
 __all__ = ["Corpus", "Passages", "load_corpus", "build_passages", "BUILTIN_CORPORA", "PASSAGE_MODES"]
 
@@ -127,6 +128,7 @@ def _wikitext_documents(text: str) -> list[str]:
 
 
 def _read_text(path: Path) -> str:
+    check_input_path(path, what="corpus file")
     data = path.read_bytes()
     try:
         return data.decode("utf-8")

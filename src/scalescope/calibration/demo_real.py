@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from scalescope.errors import DataNotFoundError, InputError
+from scalescope.outputs import write_csv
 
 __all__ = ["RealDemoConfig", "WINDOWS", "window_calibration", "run_demo"]
 
@@ -168,10 +169,7 @@ def _load_corpus(cfg: RealDemoConfig):
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False, float_format="%.4f")
-    tmp.replace(path)
-    return path
+    return write_csv(frame, path, float_format="%.4f")
 
 
 def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None = None) -> None:

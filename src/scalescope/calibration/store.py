@@ -25,7 +25,6 @@ Example
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scalescope.errors import InputError
+from scalescope.outputs import atomic_path
 from scalescope.results import to_jsonable, write_json
 
 __all__ = ["RunStore", "load_run", "load_manifest", "SCHEMA", "MANIFEST", "SHARD_DIR"]
@@ -119,9 +119,8 @@ class RunStore:
             table = frame
         self.shard_dir.mkdir(parents=True, exist_ok=True)
         path = self.shard_path(index)
-        tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp, compression="zstd")
         return path
 
     def shard_indices(self) -> list[int]:
@@ -135,10 +134,12 @@ def load_manifest(run_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(run_dir) / MANIFEST
     if not path.is_file():
         raise InputError(f"{run_dir}: not a calibration run directory (no {MANIFEST})")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: invalid JSON ({e.msg})") from None
+    from scalescope.data.validate import load_json
+
+    m = load_json(path)
+    if not isinstance(m, dict):
+        raise InputError(f"{path}: expected a JSON object (a calibration run manifest)")
+    return m
 
 
 def load_run(run_dir: str | os.PathLike, *, require_complete: bool = False,

@@ -17,6 +17,7 @@ import pandas as pd
 
 from scalescope.calibration import theory as T
 from scalescope.errors import DataNotFoundError, InputError
+from scalescope.outputs import write_csv
 from scalescope.results import to_jsonable, write_json
 
 # Paper §4.1 / Fig. 1 caption: rank-frequency alpha per dataset and the predicted exponent 1/alpha - 1.
@@ -24,11 +25,7 @@ PAPER_ALPHAS = {"WikiText": (0.918, 0.089), "WritingPrompts": (1.114, -0.10), "C
 DEMO_CORPORA = ("wikitext-2", "tinyshakespeare", "python-stdlib")
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+_write_csv = write_csv
 
 
 def _progress(iterable, quiet: bool, desc: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -45,6 +46,32 @@ def silence_hf_progress() -> None:
         pass
 
 
+def os_error_line(e: OSError) -> str:
+    """One line for an OS error: the path(s) it names and what went wrong (e.g. no space left on device)."""
+    where = e.filename if e.filename is not None else ""
+    if getattr(e, "filename2", None):
+        where = f"{where} -> {e.filename2}"
+    what = {
+        errno.ENOENT: "no such file or directory",
+        errno.EISDIR: "is a directory, expected a file",
+        errno.EEXIST: "exists and is not a directory",
+        errno.ENOTDIR: "a part of this path is a file, not a directory",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.ENOSPC: "no space left on device",
+        errno.EROFS: "read-only file system",
+        errno.ENAMETOOLONG: "file name too long",
+        errno.ELOOP: "too many levels of symbolic links",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EMFILE: "too many open files",
+        errno.EXDEV: "cannot move across file systems",
+    }.get(e.errno, e.strerror or type(e).__name__)
+    return f"{where}: {what}" if where else what
+
+
+#: One rule for every ``--seed``: an integer in [0, 2**32 - 1] (what numpy's and torch's generators accept).
+SEED = click.IntRange(0, 2**32 - 1)
+
 quiet_option = click.option("--quiet", is_flag=True, help="No progress bars; print only where outputs went.")
 
 
@@ -56,20 +83,14 @@ class Group(click.Group):
             return super().invoke(ctx)
         except InputError as e:
             fail(str(e))
-        except FileNotFoundError as e:
-            fail(f"{e.filename or e}: no such file or directory")
-        except IsADirectoryError as e:
-            fail(f"{e.filename or e}: is a directory, expected a file")
-        except FileExistsError as e:  # mkdir where a file is: an --out that names an existing file
-            fail(f"{e.filename or e}: exists and is not a directory")
-        except NotADirectoryError as e:
-            fail(f"{e.filename or e}: a part of this path is a file, not a directory")
-        except PermissionError as e:
-            fail(f"{e.filename or e}: permission denied")
+        except OSError as e:  # disk full, read-only, permission, name too long, loops, ...: one line naming the path
+            fail(os_error_line(e))
         except UnicodeDecodeError as e:
             fail(f"input is not valid UTF-8 text ({e.reason} at byte {e.start})")
+        except RecursionError:
+            fail("input too deeply nested or a parameter too extreme to evaluate (recursion limit reached)")
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            click.echo("interrupted (nothing half-written was left)", err=True)
             sys.exit(130)
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from scalescope.cli._common import Group, quiet_option, silence_hf_progress
+from scalescope.cli._common import SEED, Group, quiet_option, silence_hf_progress
 from scalescope.errors import InputError
 
 
@@ -40,7 +40,7 @@ def calibrate() -> None:
 @click.option("--sampler", default="pure", show_default=True,
               help="Logit transform, e.g. temp=0.9 or temp=0.9,top_p=0.95 (kinds: temp, top_k, top_p, min_p, "
                    "epsilon, eta, typical).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--shard-size", type=int, default=64, show_default=True, help="Samples per Parquet shard.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto",
@@ -54,7 +54,7 @@ def calibrate() -> None:
               help="random (default): a seeded uniform sample of all non-overlapping windows of the running text; "
                    "openings: each document's first window (the paper's protocol for WikiText-103 articles). "
                    "With --resume: the run's own setting.")
-@click.option("--passage-seed", type=int, default=None,
+@click.option("--passage-seed", type=SEED, default=None,
               help="Seed of --passages random (default 0; independent of --seed, so runs can share prompts).")
 @click.option("--engine", type=click.Choice(["simple", "fast"]), default="simple", show_default=True,
               help="simple: any backend, step API; fast: static-cache decoder for transformers models "

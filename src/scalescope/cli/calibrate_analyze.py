@@ -16,15 +16,9 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from scalescope.cli._common import echo_json, fail, quiet_option
+from scalescope.cli._common import SEED, echo_json, fail, quiet_option
 from scalescope.errors import InputError
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+from scalescope.outputs import write_csv as _write_csv
 
 
 def build_summary(study, cfg, notes: list[str] | None = None) -> dict:
@@ -123,7 +117,7 @@ def write_analysis(study, cfg, out: Path, *, title: str = "Entropy calibration",
               help="Bootstrap replicates over prompts (0: no CIs).")
 @click.option("--ci", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95, show_default=True,
               help="Confidence level.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--entropy", type=click.Choice(["sampled", "full"]), default="sampled", show_default=True,
               help="Entropy of the distribution actually sampled (q) or of the untransformed model (p̂).")
 @click.option("--smooth-lambda", type=click.Choice(["1e-2", "1e-3", "1e-4"]), default="1e-3", show_default=True,

@@ -16,7 +16,7 @@ import click
 import pandas as pd
 from tqdm.auto import tqdm
 
-from scalescope.cli._common import echo_json, quiet_option
+from scalescope.cli._common import SEED, echo_json, quiet_option
 from scalescope.errors import InputError
 
 
@@ -41,7 +41,7 @@ from scalescope.errors import InputError
                    "windows into segments of 4 windows' width; FIT and TEST never overlap and CIs/SEs are "
                    "clustered by segment.")
 @click.option("--prompt-tokens", type=int, default=32, show_default=True, help="P: prompt tokens.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--top-p", type=float, default=0.9, show_default=True)
 @click.option("--min-p", type=float, default=0.1, show_default=True)
 @click.option("--smoothing", type=float, default=1e-3, show_default=True,

@@ -14,7 +14,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from scalescope.cli._common import Group, echo_json, quiet_option
+from scalescope.cli._common import SEED, Group, echo_json, quiet_option
 from scalescope.data.validate import load_json
 from scalescope.errors import InputError
 from scalescope.observational import constants as C
@@ -125,7 +125,7 @@ def obs() -> None:
 @click.option("--reference-family", default=None, help="Family for the equivalent-compute axis (default Llama-2).")
 @click.option("--bootstrap", "n_boot", default=200, show_default=True, type=click.IntRange(min=0),
               help="Family-cluster bootstrap replicates for CIs (0 = none).")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @quiet_option

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from scalescope.cli._common import Group, echo_json, quiet_option
+from scalescope.cli._common import SEED, Group, echo_json, quiet_option
 from scalescope.errors import InputError
 
 
@@ -98,7 +98,7 @@ def singleton_cmd(alpha: float, m: float, vocab: float, slope: bool, as_json: bo
 @click.option("--samples", type=int, default=1000, show_default=True, help="Generated sequences per count table.")
 @click.option("--tables", type=int, default=16, show_default=True, help="Independent count tables per m.")
 @click.option("--entropy-jump", type=float, default=1.0, show_default=True, help="C_H, entropy jump on derail (nats).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the exponents as JSON.")
 @quiet_option
@@ -141,7 +141,7 @@ def simulate_cmd(alphas, vocab, m_min, m_max, points, steps, samples, tables, en
 @click.option("--tokenizer", default="word", show_default=True, help="word, char or hf:<local path>.")
 @click.option("--top-k", type=int, default=5000, show_default=True, help="Fit over the top-k types (paper: 5000).")
 @click.option("--bootstrap", "n_boot", type=int, default=200, show_default=True, help="Bootstrap resamples for CIs.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the fits as JSON.")
 @quiet_option

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from scalescope.errors import DataNotFoundError
+from scalescope.outputs import write_csv
 
 
 def inventory(*, download: bool = False, quiet: bool = True) -> pd.DataFrame:
@@ -65,9 +66,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True) -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = out_dir / "datasets.csv"
-    tmp = out_dir / ".datasets.csv.tmp"
-    inv.to_csv(tmp, index=False)
-    tmp.replace(table)
+    write_csv(inv, table)
 
     figures = []
     if "obsscaling-base" in set(local["name"]):

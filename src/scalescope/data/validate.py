@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from scalescope.errors import InputError
+from scalescope.outputs import check_input_path
 
 __all__ = [
     "read_text",
@@ -60,6 +61,7 @@ def read_text(path: str | Path, *, label: str | None = None) -> str:
         raise InputError(f"{label}: no such file")
     if path.is_dir():
         raise InputError(f"{label}: is a directory, expected a file")
+    check_input_path(path, what=label if label != str(path) else "input")
     data = path.read_bytes()
     if not data.strip():
         raise InputError(f"{label}: file is empty")

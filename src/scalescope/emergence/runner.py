@@ -16,6 +16,7 @@ from scalescope.emergence import arguments as args
 from scalescope.emergence.backtest import METHODS, backtest, leaderboard, olmo_mmlu_mc_case
 from scalescope.emergence.curves import assess, iter_curves
 from scalescope.errors import InputError
+from scalescope.outputs import write_csv
 from scalescope.results import to_jsonable, write_json
 
 
@@ -197,8 +198,7 @@ def run_backtest(table: pd.DataFrame, out: Path, *, name: str, holdout: str | No
     fig_e.plot_pred_vs_actual(r.predictions, ax)
     figures.append((_savefig(fig, out / "pred_vs_actual.png"), "Held-out predictions vs measurements."))
     for frame, fname in ((r.errors, "errors.csv"), (r.predictions, "predictions.csv")):
-        frame.to_csv(out / f".{fname}.tmp", index=False)
-        (out / f".{fname}.tmp").replace(out / fname)
+        write_csv(frame, out / fname)
     write_json(summary, out / "summary.json")
     best = board.iloc[0]
     write_section(out, title=f"Emergence backtest: {name}", kind="emergence",

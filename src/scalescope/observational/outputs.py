@@ -7,19 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
+from scalescope.outputs import write_csv
 from scalescope.report.figures import obs as F
 from scalescope.report.section import write_section
 from scalescope.report.style import new_figure, savefig
 from scalescope.results import write_json
 
-
-def _csv(df: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+_csv = write_csv
 
 
 def write_reproduce(out: Path, targets: list[dict], art: dict) -> list[tuple[str, str]]:

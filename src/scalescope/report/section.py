@@ -15,6 +15,9 @@ Paths inside a section are relative to its directory.
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,15 +66,28 @@ def write_section(
     'section.json'
     """
     directory = Path(directory)
+    base = Path(os.path.realpath(directory))
 
-    def norm(items, extra=None):
+    def rel(p) -> str:
+        # Stored relative to the section's folder, whatever the working directory: a relative path is first taken
+        # as given (relative to the working directory, as writers build it from ``out / name``), then relative to
+        # the folder itself; either way it must lie inside the folder.
+        p = Path(p)
+        for cand in ([p] if p.is_absolute() else [p, directory / p]):
+            r = Path(os.path.realpath(cand))
+            if r.is_relative_to(base) and os.path.lexists(cand):
+                return r.relative_to(base).as_posix()
+        if not p.is_absolute() and ".." not in p.parts:
+            return p.as_posix()  # written later by the caller, relative to the folder
+        raise ValueError(f"write_section: {p} is not inside the section folder {directory}")
+
+    def norm(items):
         out = []
         for it in items or []:
             if isinstance(it, tuple | list):
                 it = {"path": str(it[0]), "caption": str(it[1]) if len(it) > 1 else ""}
             it = dict(it)
-            p = Path(it["path"])
-            it["path"] = str(p.relative_to(directory) if p.is_absolute() and p.is_relative_to(directory) else p)
+            it["path"] = rel(it["path"])
             out.append(it)
         return out
 
@@ -87,40 +103,83 @@ def write_section(
     return write_json(payload, directory / SECTION_FILE)
 
 
+def _str(d: dict, key: str, f: Path, default: str) -> str:
+    v = d.get(key, default)
+    if v is None:
+        return default
+    if not isinstance(v, str):
+        raise InputError(f"{f}: '{key}' must be a string, got {type(v).__name__}")
+    return v
+
+
+def _items(d: dict, key: str, f: Path) -> list[dict[str, Any]]:
+    v = d.get(key, [])
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise InputError(f"{f}: '{key}' must be a list of {{\"path\": ..., \"caption\": ...}} objects")
+    out = []
+    for i, it in enumerate(v):
+        if not isinstance(it, dict) or not isinstance(it.get("path"), str) or not it["path"]:
+            raise InputError(f"{f}: {key}[{i}] must be an object with a non-empty string 'path'")
+        cap = it.get("caption", "")
+        if not isinstance(cap, str):
+            raise InputError(f"{f}: {key}[{i}].caption must be a string")
+        item = {"path": it["path"], "caption": cap}
+        if "max_rows" in it:
+            mr = it["max_rows"]
+            if isinstance(mr, bool) or not isinstance(mr, int) or not 0 < mr <= 100_000:
+                raise InputError(f"{f}: {key}[{i}].max_rows must be an integer in 1..100000")
+            item["max_rows"] = mr
+        out.append(item)
+    return out
+
+
 def read_section(directory: str | Path) -> Section:
-    """Read ``directory/section.json``, or synthesise a section from the figures and JSON files found there."""
+    """Read ``directory/section.json`` (validated: one-line :class:`InputError` naming the file), or synthesise a
+    section from the figures and JSON files found there."""
     directory = Path(directory)
     f = directory / SECTION_FILE
-    if f.exists():
+    if os.path.lexists(f):
+        try:
+            st = os.stat(f)
+        except OSError:
+            raise InputError(f"{f}: cannot be read (a broken symlink?)") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{f}: not a regular file")
         d = load_json(f)
         if not isinstance(d, dict):
             raise InputError(f"{f}: expected a JSON object (see scalescope.report.write_section)")
-        try:
-            order = int(d.get("order", 50))
-        except (TypeError, ValueError):
-            raise InputError(f"{f}: 'order' must be an integer, got {d.get('order')!r}") from None
+        order = d.get("order", 50)
+        if isinstance(order, bool) or not isinstance(order, int | float) or not math.isfinite(order):
+            raise InputError(f"{f}: 'order' must be an integer, got {order!r}")
+        metrics = d.get("metrics", {}) or {}
+        if not isinstance(metrics, dict):
+            raise InputError(f"{f}: 'metrics' must be an object of name: value")
         return Section(
             directory=directory,
-            title=d.get("title") or directory.name,
-            kind=d.get("kind", "other"),
-            summary=d.get("summary", ""),
-            figures=list(d.get("figures", [])),
-            tables=list(d.get("tables", [])),
-            metrics=dict(d.get("metrics", {})),
-            order=order,
+            title=_str(d, "title", f, "") or directory.name,
+            kind=_str(d, "kind", f, "other"),
+            summary=_str(d, "summary", f, ""),
+            figures=_items(d, "figures", f),
+            tables=_items(d, "tables", f),
+            metrics={str(k): v for k, v in metrics.items()},
+            order=int(order),
         )
-    figs = [
-        {"path": str(p.relative_to(directory)), "caption": p.stem.replace("_", " ")}
-        for p in sorted(directory.rglob("*"))
-        if p.suffix.lower() in FIGURE_EXTS
-    ]
+    figs = []
     metrics: dict[str, Any] = {}
+    for dirpath, dirnames, filenames in os.walk(directory, followlinks=False):
+        dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            if p.suffix.lower() in FIGURE_EXTS and not name.startswith("."):
+                figs.append({"path": p.relative_to(directory).as_posix(), "caption": p.stem.replace("_", " ")})
     for name in ("summary.json", "result.json", "manifest.json"):
         p = directory / name
-        if p.exists():
+        if p.is_file() and not p.is_symlink():
             try:
                 d = json.loads(p.read_text(encoding="utf-8"))
-            except ValueError:  # not JSON or not UTF-8: no metrics from this file
+            except (ValueError, OSError):  # not JSON, not UTF-8 or unreadable: no metrics from this file
                 continue
             if isinstance(d, dict):
                 metrics.update({k: v for k, v in d.items() if isinstance(v, int | float | str | bool)})
@@ -128,12 +187,20 @@ def read_section(directory: str | Path) -> Section:
 
 
 def find_sections(directories: list[str | Path]) -> list[Section]:
-    """Every section under ``directories`` (a directory with ``section.json`` anywhere below, or the directory itself)."""
+    """Every section under ``directories`` (a directory with ``section.json`` anywhere below, or the directory itself).
+
+    Symlinked folders are not descended into, and scalescope's private staging folders are skipped.
+    """
     found: list[Section] = []
     seen: set[Path] = set()
     for d in directories:
         d = Path(d)
-        hits = sorted(p.parent for p in d.rglob(SECTION_FILE))
+        hits = []
+        for dirpath, dirnames, filenames in os.walk(d, followlinks=False):
+            dirnames[:] = sorted(n for n in dirnames if not n.startswith(".scalescope-staging-"))
+            if SECTION_FILE in filenames:
+                hits.append(Path(dirpath))
+        hits.sort()
         if not hits:
             hits = [d]
         for h in hits:

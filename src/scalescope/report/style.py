@@ -13,6 +13,8 @@ import matplotlib
 matplotlib.use("Agg")  # headless everywhere: CLI, CI, servers
 import matplotlib.pyplot as plt  # noqa: E402
 
+from scalescope.outputs import atomic_path
+
 # Colour-blind-safe palette (Okabe-Ito), used in order for families/runs/methods.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 TRAIN_COLOR = "#0072B2"
@@ -57,9 +59,8 @@ def savefig(fig, path: str | Path, *, formats: tuple[str, ...] = ("png",), close
     first = None
     for fmt in formats:
         target = path.with_suffix(f".{fmt}")
-        tmp = target.with_name(f".{target.stem}.tmp.{fmt}")
-        fig.savefig(tmp, format=fmt)
-        tmp.replace(target)
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=fmt)
         first = first or target
     if close:
         plt.close(fig)

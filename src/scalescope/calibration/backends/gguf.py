@@ -96,6 +96,9 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 def _check_magic(path: Path, spec: str) -> None:
     """One-line InputError unless ``path`` starts with the GGUF magic bytes (cheap; before any heavy import)."""
+    from scalescope.outputs import check_input_path
+
+    check_input_path(path, what=f"model '{spec}'")
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic != b"GGUF":

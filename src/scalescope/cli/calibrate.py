@@ -8,13 +8,11 @@ length, output directory) *before* creating RUN_DIR, so a bad input leaves nothi
 from __future__ import annotations
 
 import importlib
-import shutil
 from pathlib import Path
 
 import click
 
 from scalescope.cli._common import SEED, Group, quiet_option, silence_hf_progress
-from scalescope.errors import InputError
 
 
 @click.group(cls=Group)
@@ -76,58 +74,24 @@ def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_
       scalescope calibrate run --model smollm2-135m --corpus wikitext-2 --steps 128 \\
           --samples 32 --sampler temp=0.9 --out run2
     """
-    from scalescope.calibration.corpora import load_corpus
-    from scalescope.calibration.engine import CalibrationConfig, CalibrationRun
-    from scalescope.calibration.models import resolve_model
-    from scalescope.calibration.store import RunStore
+    from scalescope.calibration.engine import CalibrationConfig
+    from scalescope.calibration.execute import run_calibration
 
-    if passages is None or passage_seed is None:  # unset: a resumed run keeps what it was started with
-        from scalescope.calibration.engine import stored_config
-
-        old = stored_config(RunStore(out_dir).read_manifest()) if resume and RunStore(out_dir).exists() else {}
-        passages = passages or old.get("passages") or "random"
-        passage_seed = passage_seed if passage_seed is not None else (old.get("passage_seed") or 0)
     cfg = CalibrationConfig(
         model=model_spec, corpus=corpus, prompt_tokens=prompt_tokens, steps=steps, samples=samples, sampler=sampler,
         seed=seed, batch_size=batch_size, shard_size=shard_size, stop_at_eos=not ignore_eos,
         chat_template=chat_template, prompt_split=prompt_split, dtype=dtype, device=device, passages=passages,
-        passage_seed=passage_seed,
-    ).validate()
-    existed = out_dir.exists()
-    if existed and not resume and RunStore(out_dir).exists():
-        raise InputError(f"{out_dir}: run directory already exists; pass --resume to continue it or choose another "
-                         f"--out")
-    if resume and not RunStore(out_dir).exists():
-        raise InputError(f"{out_dir}: --resume given but it is not a run directory (no manifest.json)")
-    if existed and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: exists and is not a directory")
-    if existed and not resume and any(out_dir.iterdir()):
-        raise InputError(f"{out_dir}: exists and is not empty")
-    corp = load_corpus(corpus)
+        passage_seed=passage_seed,  # None: with --resume the run's own setting, else the default
+    )
     if quiet and not model_spec.startswith("ngram:"):
         silence_hf_progress()
-    backend = resolve_model(model_spec, dtype=dtype, device=device, corpus=corp, seed=seed)
-    if engine == "fast":
-        try:
-            from scalescope.calibration.fast.engine import FastCalibrationRun
-        except ImportError as e:
-            raise InputError(f"--engine fast: the fast engine is not available ({e})") from e
-        runner = FastCalibrationRun(cfg)
-    else:
-        runner = CalibrationRun(cfg)
-    prepared = runner.prepare(backend, corp)
-    try:
-        runner.run(backend, corp, out_dir, resume=resume, progress=not quiet, prepared=prepared)
-    except BaseException:
-        # A run that failed before writing any shard leaves nothing behind; with shards, keep them for --resume.
-        if not existed and out_dir.exists() and not RunStore(out_dir).shard_indices():
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
+    run_calibration(cfg, out_dir, resume=resume, engine=engine, progress=not quiet)
     click.echo(str(out_dir))
 
 
 # Sibling commands owned by other modules (E2: analyze, F2: compare) register themselves here when present.
-for _mod, _name in [("calibrate_analyze", "analyze"), ("calibrate_compare", "compare")]:
+for _mod, _name in [("calibrate_analyze", "analyze"), ("calibrate_compare", "compare"),
+                   ("calibrate_sweep", "sweep")]:
     try:
         _m = importlib.import_module(f"scalescope.cli.{_mod}")
     except ModuleNotFoundError as _e:

@@ -34,7 +34,7 @@ def test_compare_on_toy_model_runs_every_method(tmp_path):
     assert s["methods"]["top_p"]["coverage"] < 1.0
     assert s["guarantees"]["abs_entce_smaller"]
     json.dumps(s)  # summary is JSON-serialisable as is
-    from scalescope.cli.calibrate_compare import write_outputs
+    from scalescope.calibration.methods.writer import write_outputs
 
     write_outputs(s, tmp_path)
     for f in ("summary.json", "methods.csv", "tradeoff.png", "entce_steps.png", "alphas.png", "section.json"):

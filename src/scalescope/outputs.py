@@ -33,6 +33,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as _dt
+import functools
+import inspect
 import json
 import os
 import shutil
@@ -52,7 +54,9 @@ __all__ = [
     "write_csv",
     "read_marker",
     "check_input_path",
+    "check_out_dir",
     "claim_run_dir",
+    "writes_output",
     "record_files",
 ]
 
@@ -261,6 +265,11 @@ def _check_out(out: Path, *, command: str, overwrite: bool, resume: bool = False
     return plan
 
 
+def check_out_dir(out: str | os.PathLike, *, command: str, overwrite: bool = False, flag: str = "--out") -> None:
+    """Raise :class:`InputError` now if :func:`output_dir` would refuse ``out`` (call before long work)."""
+    _check_out(Path(out), command=command, overwrite=overwrite, flag=flag)
+
+
 def _makedirs(out: Path) -> list[Path]:
     """``mkdir -p out``; returns the folders made, outermost first."""
     made: list[Path] = []
@@ -410,6 +419,41 @@ def output_dir(out: str | os.PathLike, *, command: str, overwrite: bool = False,
                 os.rmdir(d)
         raise
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def writes_output(command: str, arg: str | None = None):
+    """Decorate a writer so that it writes under the output contract.
+
+    The wrapped function takes an extra keyword ``overwrite``; its output-folder argument (``arg``, by default the
+    first parameter) is replaced by the private folder of an :func:`output_dir` block, which is committed when the
+    function returns. Whatever the function returns is returned.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> @writes_output("example")
+    ... def write_note(out_dir, text):
+    ...     (out_dir / "note.txt").write_text(text)
+    ...     return "done"
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "o"
+    >>> write_note(out, "hi"), (out / "note.txt").read_text()
+    ('done', 'hi')
+    """
+
+    def deco(f):
+        sig = inspect.signature(f)
+        name = arg or next(iter(sig.parameters))
+
+        @functools.wraps(f)
+        def wrapper(*args, overwrite: bool = False, **kwargs):
+            bound = sig.bind(*args, **kwargs)
+            with output_dir(bound.arguments[name], command=command, overwrite=overwrite) as d:
+                bound.arguments[name] = d
+                return f(*bound.args, **bound.kwargs)
+
+        return wrapper
+
+    return deco
 
 
 def claim_run_dir(out: str | os.PathLike, *, command: str, resume: bool, overwrite: bool,

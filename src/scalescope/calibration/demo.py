@@ -79,7 +79,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: DemoConfig | None = N
     from scalescope.calibration.analysis import AnalysisConfig, analyze_runs
     from scalescope.calibration.corpora import load_corpus
     from scalescope.calibration.engine import CalibrationConfig, CalibrationRun
-    from scalescope.cli.calibrate_analyze import write_analysis
+    from scalescope.calibration.writer import write_analysis
 
     cfg = config or DemoConfig()
     out_dir = Path(out_dir)

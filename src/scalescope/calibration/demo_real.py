@@ -183,7 +183,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None
     from scalescope.calibration.backends.gguf import SMOLLM2_PIP, parse_gguf_spec
     from scalescope.calibration.engine import CalibrationConfig, CalibrationRun
     from scalescope.calibration.models import resolve_model
-    from scalescope.cli.calibrate_analyze import build_summary
+    from scalescope.calibration.writer import build_summary
     from scalescope.report import write_section
     from scalescope.report.figures.calibration import render_study
     from scalescope.report.figures.real_model import plot_windows

@@ -43,9 +43,17 @@ _HEAD = 200_000  # exact head of the hybrid sum; beyond it the summand is smooth
 
 
 # ------------------------------------------------------------------------------------------------ Zipf basics
+#: Zipf exponents the theory functions accept.
+ALPHA_RANGE = (0.01, 100.0)
+
+
 def _check_alpha_v(alpha: float, v: float | None) -> None:
     if not (np.isfinite(alpha) and alpha > 0):
         raise InputError(f"alpha={alpha}: must be a positive number")
+    # Zipf exponents of text are near 1 (the paper's corpora: 1.0-1.5); outside [0.01, 100] the sums and the
+    # incomplete-gamma recurrence lose all precision (and 1/alpha - 1 is meaningless as a scaling prediction).
+    if not ALPHA_RANGE[0] <= alpha <= ALPHA_RANGE[1]:
+        raise InputError(f"alpha={alpha:g}: must lie in [{ALPHA_RANGE[0]:g}, {ALPHA_RANGE[1]:g}]")
     if v is not None and (not np.isfinite(v) or v < 1 or float(v) != int(v)):
         raise InputError(f"vocab={v}: must be a positive integer")
 
@@ -211,8 +219,14 @@ def _upper_gamma(s: float, x: np.ndarray) -> np.ndarray:
         return special.gammaincc(s, x) * special.gamma(s)
     if s == 0:
         return special.exp1(x)
-    # Gamma(s, x) = (Gamma(s+1, x) - x^s e^-x) / s
-    return (_upper_gamma(s + 1, x) - x**s * np.exp(-x)) / s
+    # Gamma(s, x) = (Gamma(s+1, x) - x^s e^-x) / s, unrolled upward from s + k > 0 (a loop, not recursion:
+    # s = 1 - 1/alpha is about -99 at the smallest accepted alpha)
+    k = math.floor(-s) + 1
+    g = _upper_gamma(s + k, x)
+    for j in range(k - 1, -1, -1):
+        sj = s + j
+        g = special.exp1(x) if sj == 0 else (g - x**sj * np.exp(-x)) / sj
+    return g
 
 
 def singleton_mass_poisson(m, alpha: float, v: int | None):
@@ -264,7 +278,10 @@ def singleton(alpha: float, m: float, vocab: int, *, slope: bool = False) -> Sin
     logq = float(log_expected_singleton_mass(m, alpha, vocab)[0])
     q = math.exp(logq)
     asym = singleton_asymptote(m, alpha)
-    sl = finite_v_slope(alpha, vocab, m_max=max(vocab / 3, 1e3)) if slope else None
+    if slope and not vocab / 3 > 1e2:
+        raise InputError(f"--vocab {vocab}: the finite-v slope is fitted over m in [100, v/3], empty for v < 301; "
+                         "use a larger vocabulary or drop --slope")
+    sl = finite_v_slope(alpha, vocab) if slope else None
     return SingletonResult(
         alpha=float(alpha), m=float(m), vocab=int(vocab), expected_singleton_mass=q,
         asymptote=None if asym is None else float(asym), predicted_exponent=predicted_exponent(alpha),

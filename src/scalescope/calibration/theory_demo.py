@@ -9,6 +9,7 @@ toy-generator simulation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pandas as pd
 
 from scalescope.calibration import theory as T
 from scalescope.errors import DataNotFoundError, InputError
-from scalescope.outputs import write_csv
+from scalescope.outputs import write_csv, writes_output
 from scalescope.results import to_jsonable, write_json
 
 # Paper §4.1 / Fig. 1 caption: rank-frequency alpha per dataset and the predicted exponent 1/alpha - 1.
@@ -69,11 +70,7 @@ def write_singleton_figure(out_dir: Path, alphas=(1.0, 1.25, 1.5), vocab: int = 
 
 
 # ------------------------------------------------------------------------------------------------ simulate
-def _check_out_dir(out_dir: Path) -> None:
-    if Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise InputError(f"--out {out_dir}: exists and is not a directory")
-
-
+@writes_output("theory simulate")
 def run_simulate(out_dir: Path, *, alphas: Sequence[float], vocab: int, m_values: Sequence[float], steps: int,
                  samples: int, tables: int, entropy_jump: float, seed: int, quiet: bool = True,
                  section: bool = True) -> list[T.ToySimulation]:
@@ -91,7 +88,9 @@ def run_simulate(out_dir: Path, *, alphas: Sequence[float], vocab: int, m_values
             raise InputError(f"--{name}={val}: must be >= 1")
     if not (np.isfinite(entropy_jump) and entropy_jump > 0):
         raise InputError(f"--entropy-jump={entropy_jump}: must be a positive number of nats")
-    _check_out_dir(out_dir)
+    if entropy_jump > math.log(vocab) + 1e-12:
+        raise InputError(f"--entropy-jump={entropy_jump:g}: must be <= ln(vocab) = {math.log(vocab):.4g} nats, the "
+                         "largest entropy a distribution over the vocabulary can have")
     sims = [T.simulate_toy(a, vocab, m_values, steps=steps, samples=samples, tables=tables,
                            entropy_jump=entropy_jump, seed=seed + i)
             for i, a in enumerate(_progress(list(alphas), quiet, "simulate"))]
@@ -138,6 +137,7 @@ def corpus_counts(corpus: str, tokenizer: str = "word", *, max_documents: int | 
     return T.rank_frequency(np.fromiter(cnt.values(), dtype=np.int64, count=len(cnt)))
 
 
+@writes_output("theory zipf-fit")
 def run_zipf_fit(out_dir: Path, *, corpora: Sequence[str], tokenizer: str = "word", top_k: int = 5000,
                  n_boot: int = 200, seed: int = 0, quiet: bool = True, section: bool = True,
                  max_documents: int | None = None, skip_missing: bool = False) -> dict:
@@ -150,7 +150,6 @@ def run_zipf_fit(out_dir: Path, *, corpora: Sequence[str], tokenizer: str = "wor
         raise InputError(f"--top-k {top_k}: must be >= 3")
     if int(n_boot) < 0:
         raise InputError(f"--bootstrap {n_boot}: must be >= 0")
-    _check_out_dir(out_dir)
     fits, freqs, skipped = {}, {}, {}
     for name in corpora:  # load everything first: a bad corpus fails before any work or output
         try:

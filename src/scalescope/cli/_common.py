@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import json
@@ -72,26 +73,56 @@ def os_error_line(e: OSError) -> str:
 #: One rule for every ``--seed``: an integer in [0, 2**32 - 1] (what numpy's and torch's generators accept).
 SEED = click.IntRange(0, 2**32 - 1)
 
+overwrite_option = click.option(
+    "--overwrite", is_flag=True,
+    help="Replace an earlier output of this command in --out (only the files scalescope wrote there are removed).")
+
+
+def check_out(out, *, command: str, overwrite: bool = False) -> None:
+    """Refuse a bad ``--out`` before any work starts (the same checks the output layer applies when writing)."""
+    from scalescope.outputs import check_out_dir
+
+    check_out_dir(out, command=command, overwrite=overwrite)
+
+
 quiet_option = click.option("--quiet", is_flag=True, help="No progress bars; print only where outputs went.")
+
+
+@contextlib.contextmanager
+def error_boundary():
+    """The CLI's one error boundary: bad input and OS errors become one ``error: ...`` line and exit 2; Ctrl-C exits
+    130. (The output layer has already removed anything half-written by the time an exception gets here.)"""
+    try:
+        yield
+    except InputError as e:
+        fail(str(e))
+    except OSError as e:  # disk full, read-only, permission, name too long, loops, ...: one line naming the path
+        fail(os_error_line(e))
+    except UnicodeDecodeError as e:
+        fail(f"input is not valid UTF-8 text ({e.reason} at byte {e.start})")
+    except RecursionError:
+        fail("input too deeply nested or a parameter too extreme to evaluate (recursion limit reached)")
+    except KeyboardInterrupt:
+        click.echo("interrupted (nothing half-written was left)", err=True)
+        sys.exit(130)
+
+
+class Command(click.Command):
+    """A click command that runs inside :func:`error_boundary` (also when invoked on its own, as tests do)."""
+
+    def invoke(self, ctx: click.Context):
+        with error_boundary():
+            return super().invoke(ctx)
 
 
 class Group(click.Group):
     """A click group whose subcommands turn :class:`InputError` (and user-facing OS errors) into one line + exit 2."""
 
+    command_class = Command
+
     def invoke(self, ctx: click.Context):
-        try:
+        with error_boundary():
             return super().invoke(ctx)
-        except InputError as e:
-            fail(str(e))
-        except OSError as e:  # disk full, read-only, permission, name too long, loops, ...: one line naming the path
-            fail(os_error_line(e))
-        except UnicodeDecodeError as e:
-            fail(f"input is not valid UTF-8 text ({e.reason} at byte {e.start})")
-        except RecursionError:
-            fail("input too deeply nested or a parameter too extreme to evaluate (recursion limit reached)")
-        except KeyboardInterrupt:
-            click.echo("interrupted (nothing half-written was left)", err=True)
-            sys.exit(130)
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         # Usage errors (unknown flag, missing argument, bad choice) become one line + exit 2 instead of click's

@@ -8,19 +8,16 @@ trade-off and per-step figures and ``DIR/section.json``. Inputs are validated be
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import click
-import pandas as pd
 from tqdm.auto import tqdm
 
-from scalescope.cli._common import SEED, echo_json, quiet_option
+from scalescope.cli._common import SEED, Command, check_out, echo_json, overwrite_option, quiet_option
 from scalescope.errors import InputError
 
 
-@click.command("compare")
+@click.command("compare", cls=Command)
 @click.option("--model", "model_spec", required=True,
               help="ngram:N[:CORPUS][@TOKENS]/char (exact DP; needs a small vocabulary), or a transformer: HF_ID, "
                    "PATH, gguf:..., smollm2-135m (engine-measured methods, learned future-entropy head).")
@@ -62,10 +59,11 @@ from scalescope.errors import InputError
               help="Transformers: measured FIT runs for the EntCE = 0 temperature (bracket + regula falsi).")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the per-method summary as JSON.")
+@overwrite_option
 @quiet_option
 def compare(model_spec, corpus, methods, steps, samples, split, stride, prompt_tokens, seed, top_p, min_p, smoothing,
             lookahead_top_k, mc_samples, device, dtype, batch_size, samples_per_prompt, rollouts_per_prompt,
-            head_epochs, temperature_runs, out_dir, as_json, quiet) -> None:
+            head_epochs, temperature_runs, out_dir, as_json, overwrite, quiet) -> None:
     """Fit calibration methods on human text and compare EntCE and log loss on held-out prompts.
 
     FIT (human text on which α, α_t, τ are fitted) and TEST (where every method is scored) are halves of the
@@ -85,7 +83,8 @@ def compare(model_spec, corpus, methods, steps, samples, split, stride, prompt_t
           --methods base,temperature,top_p,min_p,future_entropy --samples 16 \\
           --prompt-tokens 32 --steps 32 --device cpu --out cmp-smollm2
     """
-    from scalescope.calibration.methods.compare import CompareConfig, compare_methods
+    from scalescope.calibration.methods.compare import CompareConfig
+    from scalescope.calibration.methods.writer import run_comparison
 
     cfg = CompareConfig(
         model=model_spec, corpus=corpus, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
@@ -98,8 +97,7 @@ def compare(model_spec, corpus, methods, steps, samples, split, stride, prompt_t
         raise InputError(f"--lookahead-top-k: must be >= 1 (got {lookahead_top_k})")
     if mc_samples < 0:
         raise InputError(f"--mc-samples: must be >= 0 (got {mc_samples})")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {out_dir}: exists and is not a directory")
+    check_out(out_dir, command="calibrate compare", overwrite=overwrite)
     backend = None
     if not cfg.is_ngram:
         from scalescope.calibration.corpora import load_corpus
@@ -118,120 +116,17 @@ def compare(model_spec, corpus, methods, steps, samples, split, stride, prompt_t
         bar.set_postfix_str(msg)
         bar.update(1)
 
-    # Everything (engine runs included) goes into a temp dir next to DIR, then moves in: a failure leaves nothing
-    # half-written.
-    tmp = None
     try:
-        if backend is not None:
-            out_dir.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-        result = compare_methods(cfg, progress=progress, backend=backend,
-                                 runs_dir=None if tmp is None else tmp / "runs")
+        summary = run_comparison(cfg, out_dir, backend=backend, progress=progress, overwrite=overwrite)
     except BaseException:
         # erase the bar so that a bad corpus/model reads as the one `error: ...` line, not appended to a bar
         bar.leave = False
         bar.close()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
         raise
     bar.close()
-    summary = result.summary_dict()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    if tmp is None:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        write_outputs(summary, tmp)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for f in tmp.iterdir():
-            if f.is_dir() and (out_dir / f.name).is_dir():
-                shutil.rmtree(out_dir / f.name)  # the engine runs of an earlier comparison in DIR
-            f.replace(out_dir / f.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     if as_json:
         extra = {k: summary[k] for k in ("head", "skipped") if summary.get(k)}
         echo_json({k: {x: v[x] for x in ("entce", "entce_ci", "logloss", "logloss_se", "params")}
                    for k, v in summary["methods"].items()} | {"guarantees": summary["guarantees"]} | extra)
     else:
         click.echo(f"wrote {out_dir / 'summary.json'}")
-
-
-def write_outputs(summary: dict, out: Path, *, title: str = "Entropy-calibration methods", order: int = 60) -> None:
-    """summary.json, methods.csv, figures and section.json for a comparison summary."""
-    from scalescope.report import write_section
-    from scalescope.report.figures.methods import plot_alphas, plot_step_curves, plot_tradeoff
-    from scalescope.report.style import new_figure, savefig
-    from scalescope.results import write_json
-
-    write_json(summary, out / "summary.json")
-    rows = []
-    pv = summary.get("paired_vs_base") or {}
-    for name, e in summary["methods"].items():
-        rows.append({"method": name, "entce": e["entce"], "entce_lo": e["entce_ci"][0], "entce_hi": e["entce_ci"][1],
-                     "logloss": e["logloss"], "logloss_se": e["logloss_se"], "entropy": e["entropy"],
-                     "logloss_diff_vs_base": pv.get(name, {}).get("logloss_diff", 0.0 if name == "base" else None),
-                     "logloss_diff_vs_base_se": pv.get(name, {}).get("logloss_diff_se"),
-                     "slope_per_1k": e["entce_slope_per_1k"], "coverage": e["coverage"],
-                     "params": ";".join(f"{k}={v}" for k, v in e["params"].items() if k != "alphas")})
-    pd.DataFrame(rows).to_csv(out / "methods.csv", index=False, float_format="%.5g")
-    figs = []
-    for fn, name, cap in [
-        (plot_tradeoff, "tradeoff", "Held-out log loss vs |EntCE| per method (bars: SE / 95% bootstrap CI), "
-                                    "with the per-step temperature path."),
-        (plot_step_curves, "entce_steps", "Per-step EntCE_t of each method ("
-         + ("exact DP entropies)." if summary.get("backend_kind", "ngram") == "ngram" else "sampled entropies).")),
-        (plot_alphas, "alphas", "Fitted α_t of future-entropy scaling (Algorithm 1, "
-         + ("exact DP)." if summary.get("backend_kind", "ngram") == "ngram" else "learned future-entropy head).")),
-    ]:
-        fig, ax = new_figure()
-        fn(summary, ax)
-        savefig(fig, out / f"{name}.png")
-        figs.append((f"{name}.png", cap))
-    g = summary.get("guarantees") or {}
-    cfg = summary["config"]
-    sp = summary.get("split") or {}
-    how = {"passages": "a seeded permutation of non-overlapping passages (exchangeable halves; passages of one "
-                       "document are correlated and appear in both halves, so TEST measures new passages of the "
-                       "same documents)",
-           "documents": "whole documents (held out per document; with few documents FIT and TEST differ "
-                        "systematically)"}.get(sp.get("split", ""), "given passages")
-    text = (f"Calibration methods on {cfg['model']} / {cfg['corpus']}: parameters fitted on {summary['n_fit']} "
-            f"passages, scored on {summary['n_test']} held-out passages (P={cfg['prompt_tokens']}, T={cfg['steps']}; "
-            f"FIT/TEST by {how}"
-            + (f"; stride {sp['stride']}, SEs clustered by segment" if sp.get("se_clusters") == "segment" else "")
-            + ")." + (" EntCE = H − L in nats/token with exact (DP) entropies." if summary.get("backend_kind", "ngram")
-                      == "ngram" else " Every method measured with the engine (same weights/dtype for generation "
-                      "and scoring); EntCE = H − L in nats/token with H the entropy along sampled generations "
-                      f"({(summary.get('engine') or {}).get('samples_per_prompt')} per prompt)."))
-    head = summary.get("head") or {}
-    if head:
-        text += (f" Learned future-entropy head: held-out RMSE δ = {head['delta_rmse']:.3f} nats vs "
-                 f"{head['baseline_rmse']:.3f} for the per-step-mean label baseline")
-        ridge = head.get("ridge")
-        if ridge is not None:
-            validated = bool(head.get("ridge_validation_rmse"))
-            if ridge == "inf":
-                text += ("; per-token part dropped " + ("on validation" if validated else
-                                                        "(too few FIT prompts to validate one)")
-                         + " (ridge = inf: the adjustment is a per-step temperature)")
-            else:
-                text += f"; per-token ridge {ridge:g} chosen on validation prompts"
-        text += "."
-    for m, why in (summary.get("skipped") or {}).items():
-        text += f" {m}: {why}."
-    label = {"future_entropy": "Future-entropy scaling", "future_entropy_eb": "With empirical-Bayes shrinkage"}
-    for m, gm in (g.get("by_method") or {}).items():
-        text += (f" {label.get(m, m)} vs base: log loss {gm['logloss_diff_minus_base']:+.4f} ± "
-                 f"{gm['logloss_diff_se']:.4f} (paired SE; not worse: {gm['logloss_not_worse']}), |EntCE| "
-                 f"{gm['abs_entce']:.4f} vs {gm['abs_entce_base']:.4f} (smaller: {gm['abs_entce_smaller']}).")
-        mt = [x for x in summary.get("matched_temperature") or [] if x.get("method", "future_entropy") == m]
-        if mt:
-            text += " Against the temperature with the same |EntCE| on TEST: log loss " + ", ".join(
-                f"{x['logloss_diff_fe_minus_temp']:+.4f} ± {x['logloss_diff_se']:.4f} (τ={x['tau']:.3f})" for x in mt
-            ) + " (method − temperature)."
-    metrics = {f"{k}.entce": v["entce"] for k, v in summary["methods"].items()}
-    metrics |= {f"{k}.logloss": v["logloss"] for k, v in summary["methods"].items()}
-    write_section(out, title=title, kind="calibration", summary=text, figures=figs,
-                  tables=[("methods.csv", "Per-method held-out EntCE (95% CI), log loss (SE), paired log-loss change vs base (SE), "
-                                          "fitted parameters.")],
-                  metrics=metrics, order=order)

@@ -6,18 +6,17 @@ from pathlib import Path
 
 import click
 
-from scalescope.cli._common import Group, fail, quiet_option
+from scalescope.cli._common import Group, check_out, overwrite_option, quiet_option
 from scalescope.errors import InputError
 
 DATA_HELP = "Dataset name (olmo-ladder, gadre-scaling, pythia-evals, obsscaling) or a long CSV (model,task,metric,value,...)."
 
 
-def _prepare(data: str, out: Path):
+def _prepare(data: str, out: Path, command: str, overwrite: bool):
     from scalescope.emergence.runner import validate_table
     from scalescope.emergence.table import load_table
 
-    if out.exists() and not out.is_dir():
-        fail(f"--out {out}: exists and is not a directory")
+    check_out(out, command=command, overwrite=overwrite)
     table = load_table(data)
     validate_table(table, Path(data).name if Path(data).suffix else data)
     return table
@@ -39,8 +38,9 @@ def emergence() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--n-boot", default=100, show_default=True, type=click.IntRange(0, 5000), help="Bootstrap replicates.")
 @click.option("--quick", is_flag=True, help="Fewer x axes and subsamples (faster).")
+@overwrite_option
 @quiet_option
-def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, quiet: bool) -> None:
+def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, overwrite: bool, quiet: bool) -> None:
     """Per-task emergence verdicts and the argument tests -> OUT/summary.json, figures, section.json.
 
     \b
@@ -50,8 +50,8 @@ def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, quiet: bool) -> 
     """
     from scalescope.emergence.runner import run_analyze
 
-    table = _prepare(data, out_dir)
-    s = run_analyze(table, out_dir, name=data, n_boot=n_boot, progress=not quiet, quick=quick)
+    table = _prepare(data, out_dir, "emergence analyze", overwrite)
+    s = run_analyze(table, out_dir, name=data, n_boot=n_boot, progress=not quiet, quick=quick, overwrite=overwrite)
     click.echo(f"{out_dir / 'summary.json'} ({s['n_curves']} curves, {s['n_emergent']} flagged emergent)")
 
 
@@ -63,9 +63,10 @@ def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, quiet: bool) -> 
               help="Comma list of compute-sigmoid, compute-linear, two-step, two-step-nd, two-step-lm, obs-pc "
                    "(default: all that apply to the data).")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard as JSON.")
+@overwrite_option
 @quiet_option
 def backtest_cmd(data: str, out_dir: Path, holdout: str | None, methods: str | None, as_json: bool,
-                 quiet: bool) -> None:
+                 overwrite: bool, quiet: bool) -> None:
     """Hold out the largest models and predict their hard metric from smaller ones, per method.
 
     Methods: the hard metric extrapolated in log compute (compute-sigmoid, compute-linear); two steps through the
@@ -95,8 +96,9 @@ def backtest_cmd(data: str, out_dir: Path, holdout: str | None, methods: str | N
         import pandas as pd
 
         holdout_mask(pd.DataFrame({"params_total": [1.0], "train_flops": [1.0]}), holdout)  # flag check first
-    table = _prepare(data, out_dir)
-    s = run_backtest(table, out_dir, name=data, holdout=holdout, methods=chosen, progress=not quiet)
+    table = _prepare(data, out_dir, "emergence backtest", overwrite)
+    s = run_backtest(table, out_dir, name=data, holdout=holdout, methods=chosen, progress=not quiet,
+                     overwrite=overwrite)
     if as_json:
         echo_json(s["leaderboard"])
     else:

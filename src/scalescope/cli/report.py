@@ -6,16 +6,16 @@ from pathlib import Path
 
 import click
 
-from scalescope.errors import InputError
-from scalescope.report import build_report
+from scalescope.cli._common import Command, check_out, overwrite_option
 
 
-@click.command("report")
+@click.command("report", cls=Command)
 @click.argument("directories", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Directory for index.html (default: the first DIRECTORY).")
+              help="Directory for index.html (default: index.html in the first DIRECTORY).")
 @click.option("--title", default="scalescope report", show_default=True)
-def report(directories: tuple[Path, ...], out_dir: Path | None, title: str) -> None:
+@overwrite_option
+def report(directories: tuple[Path, ...], out_dir: Path | None, title: str, overwrite: bool) -> None:
     """Render every section found under DIRECTORIES into OUT/index.html.
 
     A section is any directory with a section.json (written by every scalescope command); directories without one
@@ -27,8 +27,8 @@ def report(directories: tuple[Path, ...], out_dir: Path | None, title: str) -> N
       scalescope emergence analyze --data olmo-ladder --out emergence-out
       scalescope report obs-out emergence-out --out report/
     """
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {out_dir}: exists and is not a directory")
-    out = (out_dir or directories[0]) / "index.html"
-    path = build_report(list(directories), out, title=title)
-    click.echo(str(path))
+    from scalescope.report.html import write_report
+
+    if out_dir is not None:
+        check_out(out_dir, command="report", overwrite=overwrite)
+    click.echo(str(write_report(list(directories), out_dir, title=title, overwrite=overwrite)))

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from scalescope.cli._common import SEED, Group, echo_json, quiet_option
+from scalescope.cli._common import SEED, Group, check_out, echo_json, overwrite_option, quiet_option
 from scalescope.errors import InputError
 
 
@@ -101,9 +101,10 @@ def singleton_cmd(alpha: float, m: float, vocab: float, slope: bool, as_json: bo
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the exponents as JSON.")
+@overwrite_option
 @quiet_option
 def simulate_cmd(alphas, vocab, m_min, m_max, points, steps, samples, tables, entropy_jump, seed, out_dir,
-                 as_json, quiet) -> None:
+                 as_json, overwrite, quiet) -> None:
     """Monte-Carlo simulation of the paper's toy generator: a count table of m Zipf tokens, derailment on emitting
     a singleton, entropy jump C_H. Fits the exponent of the derail rate and of EntCE in m and compares it with the
     exact finite-v slope and with 1/alpha - 1. Writes OUT/result.json, simulation.csv, figures, section.json.
@@ -121,8 +122,10 @@ def simulate_cmd(alphas, vocab, m_min, m_max, points, steps, samples, tables, en
     if not (np.isfinite(m_min) and np.isfinite(m_max) and 1 <= m_min < m_max):
         raise InputError(f"--m-min {m_min:g} / --m-max {m_max:g}: need 1 <= m-min < m-max")
     m_values = np.geomspace(m_min, m_max, points)
+    check_out(out_dir, command="theory simulate", overwrite=overwrite)
     sims = run_simulate(out_dir, alphas=_floats(alphas, "--alpha"), vocab=v, m_values=m_values, steps=steps,
-                        samples=samples, tables=tables, entropy_jump=entropy_jump, seed=seed, quiet=quiet)
+                        samples=samples, tables=tables, entropy_jump=entropy_jump, seed=seed, quiet=quiet,
+                        overwrite=overwrite)
     rows = [{"alpha": s.alpha, "exponent_derail": s.exponent_derail, "exponent_entce": s.exponent_entce,
              "exponent_exact": s.exponent_exact, "predicted_exponent": s.predicted_exponent} for s in sims]
     if as_json:
@@ -144,8 +147,9 @@ def simulate_cmd(alphas, vocab, m_min, m_max, points, steps, samples, tables, en
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the fits as JSON.")
+@overwrite_option
 @quiet_option
-def zipf_fit_cmd(corpora, tokenizer, top_k, n_boot, seed, out_dir, as_json, quiet) -> None:
+def zipf_fit_cmd(corpora, tokenizer, top_k, n_boot, seed, out_dir, as_json, overwrite, quiet) -> None:
     """Zipf exponent alpha of a corpus: slope of log frequency on log rank over the top-k types (OLS, the paper's
     recipe) and the truncated-Zipf MLE, with bootstrap CIs and the predicted EntCE exponent 1/alpha - 1.
     Writes OUT/result.json, zipf_fits.csv, rank_frequency.csv, rank_frequency.png, section.json.
@@ -156,8 +160,9 @@ def zipf_fit_cmd(corpora, tokenizer, top_k, n_boot, seed, out_dir, as_json, quie
     """
     from scalescope.calibration.theory_demo import run_zipf_fit
 
+    check_out(out_dir, command="theory zipf-fit", overwrite=overwrite)
     res = run_zipf_fit(out_dir, corpora=corpora, tokenizer=tokenizer, top_k=top_k, n_boot=n_boot, seed=seed,
-                       quiet=quiet)
+                       quiet=quiet, overwrite=overwrite)
     fits = res.pop("_fits")
     if as_json:
         echo_json({"out": str(out_dir)} | {k: v for k, v in res.items() if k != "skipped"})

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from scalescope.errors import DataNotFoundError
-from scalescope.outputs import write_csv
+from scalescope.outputs import write_csv, writes_output
 
 
 def inventory(*, download: bool = False, quiet: bool = True) -> pd.DataFrame:
@@ -47,6 +47,7 @@ def inventory(*, download: bool = False, quiet: bool = True) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@writes_output("demo data")
 def run_demo(out_dir: Path, *, quiet: bool = True) -> None:
     """Write ``datasets.csv``, a missing-cell map of obsscaling-base and ``section.json`` (order 10) to ``out_dir``.
 

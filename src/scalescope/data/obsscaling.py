@@ -48,6 +48,12 @@ TABLES: dict[str, tuple[str, tuple[int, int]]] = {
 }
 
 # Metadata columns in units, not scores: must be positive where present.
+# The upstream tables' own column names (the schema every analysis and figure refers to).
+MODEL_COL = "Model"
+FAMILY_COL = "Model Family"
+FLOPS_COL = "FLOPs (1E21)"
+SIZE_COL = "Model Size (B)"
+
 SIZE_COLUMNS = ("Model Size (B)", "Pretraining Data Size (T)", "FLOPs (1E21)")
 
 

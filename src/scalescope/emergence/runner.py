@@ -16,7 +16,7 @@ from scalescope.emergence import arguments as args
 from scalescope.emergence.backtest import METHODS, backtest, leaderboard, olmo_mmlu_mc_case
 from scalescope.emergence.curves import assess, iter_curves
 from scalescope.errors import InputError
-from scalescope.outputs import write_csv
+from scalescope.outputs import write_csv, writes_output
 from scalescope.results import to_jsonable, write_json
 
 
@@ -60,6 +60,7 @@ def _savefig(fig, path: Path) -> str:
     return str(savefig(fig, path).name)
 
 
+@writes_output("emergence analyze", arg="out")
 def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100, progress: bool = False,
                 quick: bool = False) -> dict:
     """Every argument test + per-task verdicts on ``table``; writes ``out/summary.json``, figures, section.json."""
@@ -166,6 +167,7 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
     return summary
 
 
+@writes_output("emergence backtest", arg="out")
 def run_backtest(table: pd.DataFrame, out: Path, *, name: str, holdout: str | None = None, methods=None,
                  progress: bool = False) -> dict:
     """Leave-top-out backtests of every hard curve; writes ``out/summary.json``, figures, section.json."""

@@ -40,6 +40,17 @@ LOSSES = ("linear", "huber", "soft_l1", "cauchy", "arctan")
 UPSTREAM_INIT_WEIGHT = 0.03  # spec §1.6: w0 = 0, other weights 0.03, b = 0; it matters for reproducing numbers
 
 
+def link_inverse(z, floor: float = 0.0) -> np.ndarray:
+    """The floor-sigmoid link ``(1 - b)·σ(z) + b`` (ceiling 1); ``floor=0`` is the plain sigmoid.
+
+    Examples
+    --------
+    >>> float(link_inverse(0.0, 0.2))
+    0.6
+    """
+    return (1.0 - floor) * special.expit(np.asarray(z, dtype=float)) + floor
+
+
 class SigmoidRegression:
     """Least-squares (or robust) regression with a (floor-)sigmoid link.
 
@@ -443,3 +454,106 @@ class Sigmoid1D:
         check_fitted(self, "k_")
         xv = as_1d(x, "x")
         return self.floor_ + (self.ceiling_ - self.floor_) * special.expit(self.k_ * (xv - self.x0_))
+
+
+class LossSigmoid:
+    """Accuracy as a decreasing sigmoid of a loss, ``y = a / (1 + exp(-k (x - x0))) + b`` (model-ladder step 2).
+
+    Bhagia et al. 2024 (arXiv:2412.04403, step 2 of the two-step method): ``a <= 0`` is minus the rise, ``b`` the
+    accuracy at zero loss, so ``y -> a + b`` for large loss and ``y -> b`` as the loss falls. Bounds, start and
+    optimiser are the authors' (allenai/OLMo @ 9bc064c7, ``scripts/scaling/step2.py::fit_step2`` through
+    ``get_coefficients`` = ``scipy.optimize.curve_fit``, i.e. bounded trust-region least squares):
+    ``a in [-1, 0]``, ``x0 >= 0``, ``k >= 0``, ``b in [0, 1]``, start ``[chance - 1, 0.9, 3, ceiling]``, and the
+    "ideal point" ``(0, ceiling)`` appended to the data (zero loss, perfect accuracy) unless ``anchor=False``.
+
+    Parameters
+    ----------
+    chance : float, default 0.25
+        Task minimum (start of ``a = chance - 1``).
+    ceiling : float, default 1.0
+        Task maximum: start of ``b`` and the anchor's accuracy.
+    anchor : bool, default True
+        Append the point ``(0, ceiling)`` (upstream; it is fitted but not a measurement).
+    p0, bounds : optional overrides of the start ``[a, x0, k, b]`` and of the ``(lower, upper)`` arrays.
+
+    Attributes
+    ----------
+    params_ : ndarray ``[a, x0, k, b]``
+    result_ : FitResult
+        Covariance ``s^2 (J^T J)^-1`` over the fitted points (anchor included), as ``curve_fit``'s ``pcov``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalescope.fit import LossSigmoid
+    >>> x = np.linspace(0.6, 1.6, 40)
+    >>> y = -0.7 / (1 + np.exp(-6 * (x - 1.1))) + 0.95
+    >>> m = LossSigmoid(anchor=False).fit(x, y)
+    >>> np.round(m.params_, 3)
+    array([-0.7 ,  1.1 ,  6.  ,  0.95])
+    """
+
+    def __init__(self, *, chance: float = 0.25, ceiling: float = 1.0, anchor: bool = True, p0=None, bounds=None):
+        self.chance = chance
+        self.ceiling = ceiling
+        self.anchor = anchor
+        self.p0 = p0
+        self.bounds = bounds
+
+    @staticmethod
+    def _f(x, p):
+        return p[0] * special.expit(p[2] * (x - p[1])) + p[3]
+
+    @staticmethod
+    def _jac(x, p):
+        s = special.expit(p[2] * (x - p[1]))
+        ds = s * (1 - s)
+        return np.column_stack([s, -p[0] * p[2] * ds, p[0] * (x - p[1]) * ds, np.ones_like(x)])
+
+    def fit(self, x, y) -> LossSigmoid:
+        """Fit on losses ``x`` and accuracies ``y`` (the anchor point is added here); returns self."""
+        xv = as_1d(x, "x")
+        yv = as_1d(y, "y")
+        check_same_length(xv[:, None], yv, "x", "y")
+        if self.anchor:
+            xv = np.r_[xv, 0.0]
+            yv = np.r_[yv, float(self.ceiling)]
+        check_enough(xv.size, 4, "LossSigmoid")
+        lo, hi = (np.array([-1.0, 0.0, 0.0, 0.0]), np.array([0.0, np.inf, np.inf, 1.0])) if self.bounds is None \
+            else (np.asarray(self.bounds[0], float), np.asarray(self.bounds[1], float))
+        p0 = np.asarray(self.p0 if self.p0 is not None else
+                        [float(self.chance) - 1.0, 0.9, 3.0, float(self.ceiling)], float)
+        p0 = np.clip(p0, lo, hi)
+        # curve_fit(bounds=...) is least_squares(method="trf") with these tolerances and max_nfev=maxfev; an
+        # analytic Jacobian replaces its 2-point differences (same optimum to ~1e-7).
+        try:
+            res = optimize.least_squares(lambda p: self._f(xv, p) - yv, p0, jac=lambda p: self._jac(xv, p),
+                                         bounds=(lo, hi), method="trf", ftol=1e-8, xtol=1e-8, gtol=1e-8,
+                                         max_nfev=500000)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            raise InputError(f"LossSigmoid: the fit failed ({exc})") from None
+        p = res.x
+        r = self._f(xv, p) - yv
+        cov, dof = nls_cov(self._jac(xv, p), r, 4)
+        status = "converged" if res.status > 0 else ("max-iter" if res.status == 0 else "failed")
+        if status == "converged" and np.any(np.isclose(p, lo, atol=1e-9) | np.isclose(p, hi, atol=1e-9)):
+            status = "at-bound"
+        names = ["a", "x0", "k", "b"]
+        self.params_ = p.copy()
+        self.result_ = FitResult(
+            model="loss-sigmoid", params=pd.Series(p, index=names, dtype=float),
+            bse=pd.Series(np.sqrt(np.clip(np.diag(cov), 0, None)), index=names, dtype=float), cov=cov,
+            n_obs=xv.size, df_resid=dof, mse=float(np.mean(r**2)), r2=r2_score(yv, yv + r), status=status,
+            extra={"anchor": bool(self.anchor), "floor": float(p[0] + p[3]), "ceiling": float(p[3])},
+        )
+        return self
+
+    def predict(self, x) -> np.ndarray:
+        check_fitted(self, "params_")
+        return self._f(as_1d(x, "x"), self.params_)
+
+    def predict_se(self, x) -> np.ndarray:
+        """Delta-method standard error of :meth:`predict` (the authors' ``get_std_errors``; 1.96 x SE is their band)."""
+        check_fitted(self, "params_")
+        G = self._jac(as_1d(x, "x"), self.params_)
+        return np.sqrt(np.clip(np.einsum("ij,jk,ik->i", G, self.result_.cov, G), 0, None))

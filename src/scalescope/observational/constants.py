@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODEL_COL = "Model"
-FAMILY_COL = "Model Family"
-FLOPS_COL = "FLOPs (1E21)"
-SIZE_COL = "Model Size (B)"
+from scalescope.data.obsscaling import FAMILY_COL, FLOPS_COL, MODEL_COL, SIZE_COL  # noqa: F401  (the schema)
+
 TOKENS_COL = "Pretraining Data Size (T)"
 
 #: The 8 base-model capability metrics (spec §1.2, upstream ``ALL_BENCHMARK_METRIC_LIST``).

@@ -21,6 +21,7 @@ from scipy import optimize
 from scipy.special import expit
 
 from scalescope.errors import InputError
+from scalescope.fit.sigmoid import link_inverse  # noqa: F401  (re-exported: used by callers)
 from scalescope.observational._blas import single_thread_blas
 from scalescope.results import Result
 
@@ -59,11 +60,6 @@ class LinkFit(Result):
 
     def predict(self, X) -> np.ndarray:
         return link_inverse(self.linear_predictor(X), self.floor)
-
-
-def link_inverse(z, floor: float = 0.0) -> np.ndarray:
-    """``(1 - b)·σ(z) + b``."""
-    return (1.0 - floor) * expit(np.asarray(z, dtype=float)) + floor
 
 
 def _huber(r: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:

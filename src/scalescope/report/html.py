@@ -148,3 +148,32 @@ def build_report(directories: list[str | Path], out_file: str | Path, **kw) -> P
             raise InputError(f"{d}: not a directory (scalescope report takes result or run directories)")
     sections = find_sections(directories)
     return render_html(sections, out_file, **kw)
+
+
+def write_report(directories: list[str | Path], out_dir: str | Path | None = None, *, title: str = "scalescope report",
+                 overwrite: bool = False) -> Path:
+    """``scalescope report``: render every section under ``directories`` into ``out_dir/index.html``.
+
+    With ``out_dir`` the folder follows the output contract (:func:`scalescope.outputs.output_dir`, command
+    ``report``). Without it the page goes into the first directory as ``index.html``, next to that directory's own
+    outputs; an ``index.html`` there that scalescope did not write is never replaced.
+    """
+    from scalescope.outputs import MARKER, output_dir, read_marker, record_files
+
+    for d in directories:
+        if not Path(d).is_dir():
+            raise InputError(f"{d}: not a directory (scalescope report takes result or run directories)")
+    if out_dir is not None:
+        with output_dir(out_dir, command="report", overwrite=overwrite) as d:
+            build_report(directories, d / "index.html", title=title)
+        return Path(out_dir) / "index.html"
+    first = Path(directories[0])
+    target = first / "index.html"
+    marker = read_marker(first)
+    ours = marker is not None and "index.html" in marker["files"]
+    if os.path.lexists(target) and not ours:
+        raise InputError(f"{target}: exists and was not written by scalescope; pass --out DIR for the report")
+    build_report(directories, target, title=title)
+    if marker is not None or not any(p.name != MARKER for p in first.iterdir() if p.name != "index.html"):
+        record_files(first, marker["command"] if marker else "report", ["index.html"])
+    return target

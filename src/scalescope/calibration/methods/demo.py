@@ -60,7 +60,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True, config: MethodsDemoConfig | N
     >>> s = run_demo(pathlib.Path(tempfile.mkdtemp()), config=cfg)  # doctest: +SKIP
     """
     from scalescope.calibration.methods.compare import CompareConfig, compare_methods
-    from scalescope.cli.calibrate_compare import write_outputs
+    from scalescope.calibration.methods.writer import write_outputs
 
     cfg = config or MethodsDemoConfig()
     _check_offline(cfg.corpus)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scalescope.observational.constants import FAMILY_COL, FLOPS_COL, MODEL_COL, SIZE_COL
-from scalescope.observational.regression import link_inverse
+from scalescope.data.obsscaling import FAMILY_COL, FLOPS_COL, MODEL_COL, SIZE_COL
+from scalescope.fit.sigmoid import link_inverse
 from scalescope.report.style import MARKERS, PALETTE, TEST_COLOR, TRAIN_COLOR
 
 # every filled matplotlib marker (the house MARKERS first), so up to 15 families get distinct shapes

@@ -1,6 +1,6 @@
 """Reader for lm-evaluation-harness result files (EleutherAI; research/ecosystem.md §4.2, "results format").
 
-Two layouts are understood:
+Three layouts are understood:
 
 - **v0.4+** (``results_<timestamp>.json`` from ``lm_eval --output_path``): ``results`` = {task: {"acc,none": v,
   "acc_stderr,none": v, "alias": ...}}, where the part after the comma is the *filter* (``none``,
@@ -8,13 +8,23 @@ Two layouts are understood:
   ``group_subtasks`` = {group: [task, ...]}; the model from ``model_name`` or ``config.model_args``.
 - **v0.3** (e.g. the Pythia files): ``results`` = {task: {"acc": v, "acc_stderr": v}}; ``config.num_fewshot`` and
   ``config.model_args`` (``pretrained=...,revision=stepN``).
+- **Open LLM Leaderboard v1** result files (``results_<date>.json`` of the ``open-llm-leaderboard/results``
+  dataset, produced by the harness @b281b09 through lighteval): ``results`` = {"harness|<task>|<shots>": {"acc": v,
+  "acc_stderr": v, ...}, "all": {...}}, e.g. ``harness|arc:challenge|25``, ``harness|hendrycksTest-anatomy|5``,
+  ``harness|truthfulqa:mc|0``; the model in ``config_general.model_name`` (``config.model_name`` in the oldest
+  files), its commit in ``model_sha``; task versions in ``versions`` under the same keys. The ``all`` average is
+  skipped (it mixes benchmarks).
 
-Both become the same long rows, one per (task, metric, filter): ``model, revision, task, metric, filter, value,
-stderr, n_shot, higher_is_better, is_group, source_file``.
+A task whose entry holds no numeric metric (only an alias, or ``"N/A"``) gives one row with an empty ``metric`` and a
+NaN ``value``, so a reader can say which task had nothing usable. All become the same long rows, one per (task,
+metric, filter): ``model, revision, task, metric, filter, value,
+stderr, n_shot, higher_is_better, is_group, source_file, format, task_version, n_samples`` (``format`` is
+``"v0.4"``, ``"v0.3"`` or ``"leaderboard-v1"``; ``n_samples`` the evaluated documents where the file says).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +35,11 @@ from scalescope.errors import InputError
 
 COLUMNS = (
     "model", "revision", "task", "metric", "filter", "value", "stderr", "n_shot",
-    "higher_is_better", "is_group", "source_file",
+    "higher_is_better", "is_group", "source_file", "format", "task_version", "n_samples",
 )  # fmt: skip
+
+#: ``harness|<task>|<shots>`` keys of the Open LLM Leaderboard v1 result files.
+_LEADERBOARD_KEY = re.compile(r"^harness\|(?P<task>[^|]+)\|(?P<shots>\d+)$")
 
 
 def _model_args(args) -> dict[str, str]:
@@ -74,13 +87,62 @@ def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
     df["n_shot"] = df["n_shot"].astype("Int64")
     df["higher_is_better"] = df["higher_is_better"].astype("boolean")
     df["is_group"] = df["is_group"].astype(bool)
+    df["n_samples"] = df["n_samples"].astype("Int64")
     return df
+
+
+def is_leaderboard(obj) -> bool:
+    """Whether a parsed results object is an Open LLM Leaderboard v1 file (``harness|task|shots`` keys)."""
+    res = obj.get("results") if isinstance(obj, dict) else None
+    return isinstance(res, dict) and any(_LEADERBOARD_KEY.match(str(k)) for k in res)
+
+
+def _version(v) -> str:
+    return "" if v is None or isinstance(v, dict | list) else str(v)
+
+
+def _leaderboard_rows(obj: dict, *, label: str) -> list[dict]:
+    cfg = obj.get("config_general") if isinstance(obj.get("config_general"), dict) else None
+    if cfg is None:  # the oldest leaderboard files kept the same fields under "config"
+        cfg = obj.get("config") if isinstance(obj.get("config"), dict) else {}
+    model = str(cfg.get("model_name") or "")
+    if not model:
+        raise InputError(f"{label}: Open LLM Leaderboard file without config_general.model_name")
+    versions = obj.get("versions") if isinstance(obj.get("versions"), dict) else {}
+    rows = []
+    for key, metrics in obj["results"].items():
+        m = _LEADERBOARD_KEY.match(str(key))
+        if m is None:
+            if key == "all":
+                continue  # the leaderboard's average over everything in the file
+            raise InputError(f"{label}: results key {key!r} is not of the form 'harness|<task>|<shots>'")
+        if not isinstance(metrics, dict):
+            raise InputError(f"{label}: results[{key!r}] is not an object of metrics")
+        n_before = len(rows)
+        for name, v in metrics.items():
+            if name.endswith("_stderr") or isinstance(v, bool) or not isinstance(v, int | float | str):
+                continue
+            value = _number(v)
+            if isinstance(v, str) and np.isnan(value):
+                continue
+            rows.append({
+                "model": model, "revision": str(cfg.get("model_sha") or ""), "task": m["task"], "metric": name,
+                "filter": "none", "value": value, "stderr": _number(metrics.get(f"{name}_stderr")),
+                "n_shot": int(m["shots"]), "higher_is_better": None, "is_group": False, "source_file": label,
+                "format": "leaderboard-v1", "task_version": _version(versions.get(key)), "n_samples": None,
+            })
+        if len(rows) == n_before:
+            rows.append(_placeholder(model, cfg.get("model_sha") or "", m["task"], label, "leaderboard-v1")
+                        | {"n_shot": int(m["shots"])})
+    return rows
 
 
 def result_rows(obj: dict, *, label: str) -> list[dict]:
     """The long rows (dicts) of one results object; see :func:`parse_results`."""
     if not isinstance(obj, dict) or not isinstance(obj.get("results"), dict):
         raise InputError(f"{label}: not an lm-evaluation-harness results file (no 'results' object)")
+    if is_leaderboard(obj):
+        return _leaderboard_rows(obj, label=label)
     config = obj.get("config") if isinstance(obj.get("config"), dict) else {}
     margs = _model_args(config.get("model_args"))
     model = (
@@ -93,11 +155,17 @@ def result_rows(obj: dict, *, label: str) -> list[dict]:
     # v0.4 lists every task in group_subtasks, standalone ones with []: only a non-empty list makes a group.
     subtasks = obj.get("group_subtasks") if isinstance(obj.get("group_subtasks"), dict) else {}
     groups = {g for g, subs in subtasks.items() if subs} | set(obj.get("groups", {}) or {})
+    # v0.4 metric keys carry a filter ("acc,none"); v0.3 keys never do.
+    fmt = "v0.4" if ("n-shot" in obj or any("," in str(k) for m in obj["results"].values() if isinstance(m, dict)
+                                             for k in m)) else "v0.3"
+    versions = obj.get("versions") if isinstance(obj.get("versions"), dict) else {}
+    nsamp = obj.get("n-samples") if isinstance(obj.get("n-samples"), dict) else {}
 
     rows = []
     for task, metrics in obj["results"].items():
         if not isinstance(metrics, dict):
             raise InputError(f"{label}: results[{task!r}] is not an object of metrics")
+        n_before = len(rows)
         # Map "<metric>[,<filter>]" -> value, splitting stderr entries out.
         values, errs = {}, {}
         for key, v in metrics.items():
@@ -130,9 +198,27 @@ def result_rows(obj: dict, *, label: str) -> list[dict]:
                     "higher_is_better": bool(h) if isinstance(h, bool) else None,
                     "is_group": task in groups,
                     "source_file": label,
+                    "format": fmt,
+                    "task_version": _version(versions.get(task)),
+                    "n_samples": _n_samples(nsamp.get(task)),
                 }
             )
+        if len(rows) == n_before:  # a task with no numeric metric: say it was there, so readers can name it
+            rows.append(_placeholder(model, revision, task, label, fmt))
     return rows
+
+
+def _placeholder(model, revision, task, label, fmt) -> dict:
+    """The row of a task whose entry holds no numeric metric (``metric`` empty, ``value`` NaN)."""
+    return {"model": str(model), "revision": str(revision), "task": str(task), "metric": "", "filter": "none",
+            "value": np.nan, "stderr": np.nan, "n_shot": None, "higher_is_better": None, "is_group": False,
+            "source_file": label, "format": fmt, "task_version": "", "n_samples": None}
+
+
+def _n_samples(x) -> int | None:
+    """Evaluated documents from a v0.4 ``n-samples`` entry (``{"original": N, "effective": M}``)."""
+    v = x.get("effective", x.get("original")) if isinstance(x, dict) else x
+    return int(v) if is_finite_number(v) and not isinstance(v, bool) and v >= 0 else None
 
 
 def read_results_file(path: str | Path, *, label: str | None = None) -> pd.DataFrame:
@@ -155,7 +241,7 @@ def read_lm_eval(path_or_dir: str | Path) -> pd.DataFrame:
     Returns
     -------
     DataFrame with columns model, revision, task, metric, filter, value, stderr, n_shot, higher_is_better,
-    is_group, source_file.
+    is_group, source_file, format, task_version, n_samples.
 
     Examples
     --------

@@ -13,7 +13,7 @@ reproduce with them (spec §6).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,47 @@ class CapabilityResult(Result):
     explained_variance_ratio: np.ndarray
     imputed_train: np.ndarray
     imputed_test: np.ndarray
+    # The train-fitted imputer and PCA, so models seen later are placed exactly as the test models were (spec §4.1).
+    imputer: PCAImputer | None = field(default=None, repr=False, compare=False)
+    pca: PCA | None = field(default=None, repr=False, compare=False)
+    clip: tuple[float, float] | None = None
+
+    def impute(self, frame: pd.DataFrame) -> np.ndarray:
+        """The ``metrics`` columns of ``frame`` with missing cells filled by the train-fitted imputer (then clipped).
+
+        Rows are imputed independently of each other, exactly as the test models were in :func:`fit_capabilities`.
+        """
+        if self.imputer is None:
+            raise InputError("capabilities: this result was built without its fitted imputer; refit it")
+        missing = [m for m in self.metrics if m not in frame.columns]
+        if missing:
+            raise InputError(f"benchmarks: column(s) {', '.join(missing)} missing")
+        X = frame[list(self.metrics)].to_numpy(dtype=float)
+        if not len(X):
+            return X.reshape(0, len(self.metrics))
+        out = self.imputer.transform(X)
+        return np.clip(out, *self.clip) if self.clip is not None else out
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """Capability scores (n, n_components) of new models in this space: imputed, then projected.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame(rng.uniform(size=(8, 3)), columns=["a", "b", "c"]).assign(Model=list("abcdefgh"))
+        >>> res = fit_capabilities(df, None, ["a", "b", "c"], n_components=2)
+        >>> bool(np.allclose(res.transform(df.iloc[:2]), res.scores_train[:2]))
+        True
+        """
+        imp = self.impute(frame)
+        return self.pca.transform(imp) if len(imp) else np.zeros((0, self.loadings.shape[0]))
+
+    def to_dict(self) -> dict:
+        from scalescope.results import to_jsonable
+
+        skip = {"imputer", "pca"}  # fitted objects, not data
+        return {k: to_jsonable(getattr(self, k)) for k in self.__dataclass_fields__ if k not in skip}
 
     def loadings_frame(self) -> pd.DataFrame:
         idx = [f"PC-{i + 1}" for i in range(len(self.loadings))]
@@ -97,4 +138,7 @@ def fit_capabilities(train: pd.DataFrame, test: pd.DataFrame | None, metrics, *,
         explained_variance_ratio=pca.explained_variance_ratio_,
         imputed_train=Itr,
         imputed_test=Ite,
+        imputer=imp,
+        pca=pca,
+        clip=impute.clip,
     )

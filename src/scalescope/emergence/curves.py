@@ -35,6 +35,39 @@ BIC_MARGIN = 6.0
 J_EMERGENT = 0.5
 R2_PREDICTABLE = 0.9
 ALPHA = 0.05
+LABELS = ("unresolved", "breakthrough", "inverse", "non-monotone", "predictable", "trendless", "noisy-monotone")
+
+
+def label_rule(*, unresolved, hinge_dbic, sigmoid_dbic, J, sharp, rho, p_rho, quad_p, r2, bic_margin=BIC_MARGIN,
+               j_emergent=J_EMERGENT, r2_predictable=R2_PREDICTABLE, alpha=ALPHA) -> np.ndarray:
+    """The §3.6 trend label as an index into :data:`LABELS`, elementwise over arrays of statistics.
+
+    The one home of the rule: :func:`assess` applies it to one curve, and
+    :mod:`scalescope.emergence.error_rates` to thousands of simulated ones. ``hinge_dbic`` is the hinge's BIC gain
+    over the line where the hinge kinks upward (``-inf`` otherwise or where no hinge was fitted); NaN statistics
+    never satisfy a condition. Order: unresolved, breakthrough, inverse, non-monotone, predictable, trendless,
+    noisy-monotone (first that applies).
+
+    Examples
+    --------
+    >>> LABELS[int(label_rule(unresolved=False, hinge_dbic=9.0, sigmoid_dbic=-np.inf, J=0.8, sharp=False, rho=0.9,
+    ...                       p_rho=0.01, quad_p=0.5, r2=0.6))]
+    'breakthrough'
+    """
+    a = {k: np.asarray(v, dtype=float) for k, v in dict(unresolved=unresolved, hinge_dbic=hinge_dbic,
+                                                         sigmoid_dbic=sigmoid_dbic, J=J, sharp=sharp, rho=rho,
+                                                         p_rho=p_rho, quad_p=quad_p, r2=r2).items()}
+    with np.errstate(invalid="ignore"):
+        conds = [
+            a["unresolved"] > 0,
+            ((a["hinge_dbic"] > bic_margin) | (a["sigmoid_dbic"] > bic_margin))
+            & ((a["J"] >= j_emergent) | (a["sharp"] > 0)),
+            (a["rho"] < 0) & (a["p_rho"] < alpha),
+            (a["p_rho"] >= alpha) & (a["quad_p"] < alpha),
+            a["r2"] >= r2_predictable,
+            a["p_rho"] >= alpha,
+        ]
+    return np.select(conds, np.arange(len(conds)), default=len(conds))
 
 
 @dataclass(frozen=True)
@@ -55,6 +88,7 @@ class Curve:
     n_items: float
     metric_kind: str
     view: str = "scale"
+    clusters: tuple = ()  # pooled curves: the family of each point (cluster-robust intervals)
 
     @property
     def name(self) -> str:
@@ -88,14 +122,18 @@ def _last_checkpoint(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def iter_curves(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str = "scale", kinds=("hard", "soft", "loss"),
-                min_points: int = 3, model: str | None = None) -> Iterator[Curve]:
+                min_points: int = 3, model: str | None = None, pool: bool = False, by=None) -> Iterator[Curve]:
     """Yield every curve of ``table`` with at least ``min_points`` finite points on ``x_axis``.
 
     ``view="scale"``: one point per model (its last checkpoint). ``view="checkpoints"``: one point per checkpoint of
-    each model (``model`` restricts to one), keyed additionally by model.
+    each model (``model`` restricts to one), keyed additionally by model. ``pool=True``: all families on one shared
+    axis per curve (family ``"pooled"``; ``Curve.clusters`` holds each point's family, for cluster-robust intervals);
+    ``by``: the columns that define a curve (default :data:`CURVE_KEY`, e.g. per difficulty group in ``subtask``).
+    ``x_axis="pc1"``: the capability PC1 of the base benchmarks (observational scaling, Ruan et al. 2024) instead
+    of compute -- the shared axis across families.
     """
-    if x_axis not in X_AXES:
-        raise InputError(f"x axis {x_axis!r}: expected one of {', '.join(X_AXES)}")
+    if x_axis not in (*X_AXES, "pc1"):
+        raise InputError(f"x axis {x_axis!r}: expected one of {', '.join(X_AXES)}, pc1")
     t = table[table["metric_kind"].isin(kinds)]
     if model is not None:
         t = t[t["model"] == model]
@@ -108,9 +146,20 @@ def iter_curves(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str =
         key = ["source", "family", "model", "step", "task", "subtask", "n_shots"]
         loss = loss.groupby(key, dropna=False, as_index=False)["value"].first().rename(columns={"value": "task_loss"})
         t = t[t["metric_kind"] != "loss"].merge(loss, on=key, how="left")
-    keys = CURVE_KEY + (["model"] if view == "checkpoints" else [])
+    if x_axis == "pc1":
+        from scalescope.emergence.backtest import _obs_pcs
+
+        pc = _obs_pcs(table, exclude_task="")
+        if pc is None:
+            raise InputError("x axis pc1: no base benchmark scores to compute capability PCs from")
+        t = t.assign(pc1=t["model"].map(pc))
+    base = list(by) if by is not None else list(CURVE_KEY)
+    keys = [c for c in base if not (pool and c == "family")] + (["model"] if view == "checkpoints" else [])
     for k, g in t.groupby(keys, dropna=False, sort=True):
-        if x_axis == "log10_flops":
+        if x_axis == "pc1":
+            xr = g["pc1"].to_numpy(float)
+            x = xr.copy()
+        elif x_axis == "log10_flops":
             xr = g["train_flops"].to_numpy(float)
             x = np.log10(np.where(xr > 0, xr, np.nan))
         elif x_axis == "log10_params":
@@ -134,11 +183,16 @@ def iter_curves(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str =
         vv = v[ok][order]
         if not np.isfinite(se).any() and math.isfinite(n_items) and g["metric_kind"].iloc[0] == "hard":
             se = st.binomial_se(vv, n_items)
+        key = dict(zip(keys, k))
+        for c in CURVE_KEY:
+            key.setdefault(c, "pooled" if c == "family" else (g[c].iloc[0] if g[c].nunique(dropna=False) == 1
+                                                               else "*"))
         yield Curve(
-            key=dict(zip(keys, k)), x_axis=x_axis, x=x[ok][order], x_raw=xr[ok][order], y=vv if hib else -vv,
+            key=key, x_axis=x_axis, x=x[ok][order], x_raw=xr[ok][order], y=vv if hib else -vv,
             value=vv, se=se, models=tuple(g["model"].to_numpy()[ok][order]),
             steps=g["step"].to_numpy(float)[ok][order], chance=chance, n_items=n_items,
             metric_kind=str(g["metric_kind"].iloc[0]), view=view,
+            clusters=tuple(g["family"].to_numpy()[ok][order]) if pool else (),
         )
 
 
@@ -188,7 +242,8 @@ def _b_bootstrap(y: np.ndarray, se: np.ndarray, n_boot: int, rng) -> tuple[float
     return (float(lo), float(hi))
 
 
-def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: bool = True) -> CurveAssessment:
+def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: bool = True,
+           bic_margin: float = BIC_MARGIN) -> CurveAssessment:
     """Statistics (§3), trend label (§3.6) and the emergence verdict of one curve.
 
     Labels: ``unresolved`` (hard metric never clearly above chance: Test C3), ``breakthrough`` (hinge -- with an upward
@@ -252,14 +307,15 @@ def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: b
         floor["max_above_chance"] = float(np.max(curve.value) - curve.chance)
     # ---- label (§3.6)
     evidence = []
-    if floor and floor["max_above_chance"] < floor["resolution"]:
-        label = "unresolved"
+    label = LABELS[int(label_rule(
+        unresolved=bool(floor) and floor["max_above_chance"] < floor["resolution"],
+        hinge_dbic=hinge["delta_bic"] if hinge and hinge["c"] > 0 else -np.inf,
+        sigmoid_dbic=sig.get("delta_bic", -np.inf), J=J, sharp=sig.get("sharper_than_sampling", False), rho=rho,
+        p_rho=p_rho, quad_p=quad_p, r2=r2, bic_margin=bic_margin)[()])]
+    if label == "unresolved":
         evidence.append(f"max {np.max(curve.value):.3f} within resolution {floor['resolution']:.3f} of chance "
                         f"{curve.chance:.3f}")
-    elif (((hinge and hinge["delta_bic"] > BIC_MARGIN and hinge["c"] > 0)
-           or (sig and sig.get("delta_bic", -np.inf) > BIC_MARGIN))
-          and ((math.isfinite(J) and J >= J_EMERGENT) or sig.get("sharper_than_sampling", False))):
-        label = "breakthrough"
+    elif label == "breakthrough":
         if hinge:
             evidence.append(f"hinge vs line: dBIC {hinge['delta_bic']:.1f} (p={hinge['p_value']:.3f}), "
                             f"break at {curve.x_axis}={hinge['tau_raw']:.4g}")
@@ -267,20 +323,15 @@ def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: b
             evidence.append(f"sigmoid vs line: dBIC {sig['delta_bic']:.1f}, width {sig['width']:.3g} vs local gap "
                             f"{sig['local_gap']:.3g}")
         evidence.append(f"B={B:.3g}, J={J:.2f}")
-    elif rho < 0 and p_rho < ALPHA:
-        label = "inverse"
+    elif label == "inverse":
         evidence.append(f"Spearman rho={rho:.2f} (p={p_rho:.3g})")
-    elif p_rho >= ALPHA and quad_p < ALPHA:
-        label = "non-monotone"
+    elif label == "non-monotone":
         evidence.append(f"rho={rho:.2f} (p={p_rho:.2g}) not significant, quadratic term p={quad_p:.2g}")
-    elif math.isfinite(r2) and r2 >= R2_PREDICTABLE:
-        label = "predictable"
+    elif label == "predictable":
         evidence.append(f"R^2 of line on {curve.x_axis} = {r2:.3f}")
-    elif p_rho >= ALPHA:
-        label = "trendless"
+    elif label == "trendless":
         evidence.append(f"rho={rho:.2f} (p={p_rho:.2g}), quadratic p={quad_p:.2g}")
     else:
-        label = "noisy-monotone"
         evidence.append(f"rho={rho:.2f} (p={p_rho:.2g}), R^2={r2:.2f}")
     evidence.append(f"metric={curve.key['metric']} ({curve.metric_kind}), x={curve.x_axis}, n={n}")
     if floor:

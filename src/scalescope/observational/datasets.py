@@ -110,3 +110,33 @@ def instruct_models(*, offline: bool = False) -> pd.DataFrame:
     bench = load_table("obsscaling-instruct", offline=offline)
     agent = load_table("obsscaling-agent", offline=offline)
     return join_target(bench, agent, [c for c in agent.columns if c != MODEL_COL])
+
+
+#: The authors' model sets by name (spec §1.2, §2.8): what ``--benchmarks NAME`` and ``obs place --reference NAME`` take.
+REFERENCE_SETS: dict[str, str] = {
+    "base": "the default 77 base models (28 evaluated families, without the 20 pre-registered models)",
+    "base+preregistered": "the 77 default base models plus the 20 pre-registered models (97)",
+    "preregistered": "the 20 models released after the paper (v3 pre-registered predictions)",
+    "base-all": "all 148 rows of the base table, unevaluated families included",
+    "base-sub10b": "the 92 base models of at most 9B parameters (upstream's single-GPU table)",
+}
+
+
+def reference_set(name: str, *, offline: bool = False) -> pd.DataFrame:
+    """One of :data:`REFERENCE_SETS` as a base-model table (``Model``, family, compute columns, 8 benchmarks).
+
+    Examples
+    --------
+    >>> len(reference_set("base+preregistered"))  # doctest: +SKIP
+    97
+    """
+    if name not in REFERENCE_SETS:
+        raise InputError(f"reference set {name!r} is unknown (known: {', '.join(REFERENCE_SETS)})")
+    if name == "base-sub10b":
+        return load_table("obsscaling-base-sub10b", offline=offline)
+    df = load_table("obsscaling-base", offline=offline)
+    if name == "base-all":
+        return df.reset_index(drop=True)
+    if name == "preregistered":
+        return df.loc[df[MODEL_COL].isin(PREREGISTERED_MODELS)].reset_index(drop=True)
+    return default_base_models(df, include_preregistered=name == "base+preregistered")

@@ -234,17 +234,20 @@ class RunInfo:
         sampler = sampler_raw if isinstance(sampler_raw, str) else json.dumps(sampler_raw, sort_keys=True)
         parsed = parse_sampler_spec(sampler_raw)
         temp = float(parsed.get("temp", 1.0)) if not isinstance(parsed.get("temp", 1.0), str) else math.nan
-        train_tokens = _get(manifest, "train_tokens", "model.train_tokens", "backend.train_tokens")
-        params = _get(manifest, "params", "model.params", "backend.params", "n_params")
-        if train_tokens is not None:
+        # A sweep (calibration.sweep) adds its cell's metadata under "sweep": declared sizes and family win.
+        train_tokens = _get(manifest, "sweep.train_tokens", "train_tokens", "model.train_tokens", "backend.train_tokens")
+        params = _get(manifest, "sweep.params", "params", "model.params", "backend.params", "n_params")
+        if train_tokens is not None and not (_get(manifest, "sweep.size_axis") == "params" and params is not None):
             size, axis = float(train_tokens), "train_tokens"
         elif params is not None:
             size, axis = float(params), "params"
         else:
             size, axis = None, None
         # A family = runs that differ only in size: the model spec without its size part (@TOKENS for n-grams).
-        family = re.sub(r"@\d+(\.\d+)?([eE]\d+)?[kKmMbB]?", "", model) if axis == "train_tokens" else (
-            str(_get(manifest, "family", "model.family", default="hf")) if axis == "params" else model
+        family = _get(manifest, "sweep.family") or (
+            re.sub(r"@\d+(\.\d+)?([eE]\d+)?[kKmMbB]?", "", model) if axis == "train_tokens" else (
+                str(_get(manifest, "family", "model.family", default="hf")) if axis == "params" else model
+            )
         )
         corpus = str(_get(manifest, "corpus.name", "corpus_name", "corpus", default=""))
         return cls(
@@ -907,21 +910,22 @@ class ScalingExponent(Result):
         return "\n".join(lines)
 
 
-def _polyfit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    b, a = np.polyfit(x, y, 1)
-    return float(a), float(b)
-
-
 def fit_exponent(
     runs: Sequence[RunCalibration],
     *,
     sizes: Sequence[float] | None = None,
     exclude_nonpositive: bool = False,
     ci: float | None = None,
+    axis: str | None = None,
+    size_boot: Sequence[np.ndarray] | None = None,
 ) -> ScalingExponent:
     """Scaling exponent: slope of ln EntCE on ln size across ``runs`` (spec §1.6), with a bootstrap CI.
 
-    ``sizes`` default to each run's ``size`` (``train_tokens`` for n-gram families, ``params`` for HF models).
+    ``sizes`` default to each run's ``size`` (``train_tokens`` for n-gram families, ``params`` for HF models);
+    ``axis`` names what ``sizes`` are (default: the runs' ``size_axis``), e.g. ``"log_loss"`` for ln EntCE on ln
+    log loss. ``size_boot`` (one array of bootstrap replicates per run, paired with ``boot_entce``) makes the x
+    values resample too, as a measured x such as the log loss should. The fit is :class:`scalescope.fit.PowerLaw`
+    (log-log OLS); the CI refits it on every paired replicate.
     EntCE <= 0 makes ln EntCE undefined: by default the exponent is then *undefined* and ``reason`` names the
     runs; with ``exclude_nonpositive=True`` those runs are excluded (and listed in ``excluded``) and the rest fit.
     Needs at least two runs with distinct sizes.
@@ -940,7 +944,7 @@ def fit_exponent(
     runs = list(runs)
     level = ci if ci is not None else (runs[0].ci_level if runs else 0.95)
     family = runs[0].family if runs else ""
-    axis = runs[0].size_axis if runs else None
+    axis = axis or (runs[0].size_axis if runs else None)
     labels = [r.label for r in runs]
     sz = [float(s) if s is not None else math.nan for s in (sizes if sizes is not None else [r.size for r in runs])]
     if len(sz) != len(runs):
@@ -975,26 +979,27 @@ def fit_exponent(
             + (f" (EntCE <= 0 for runs {', '.join(nonpos)})" if nonpos else ""),
             excluded,
         )
-    x = np.log(np.array([sz[i] for i in keep]))
-    y = np.log(np.array([ent[i] for i in keep]))
-    a, b = _polyfit(x, y)
-    resid = y - (a + b * x)
-    sst = float(((y - y.mean()) ** 2).sum())
-    r2 = 1 - float((resid**2).sum()) / sst if sst > 0 else math.nan
+    from scalescope.fit import PowerLaw
+
+    xs = np.array([sz[i] for i in keep])
+    pl = PowerLaw().fit(xs, np.array([ent[i] for i in keep]))
+    a, b, r2 = float(pl.result_.extra["log_a"]), float(pl.b_), float(pl.result_.r2)
 
     boots = [runs[i].boot_entce for i in keep]
-    nb = min((len(bb) for bb in boots), default=0)
+    xboots = [np.asarray(size_boot[i], float) for i in keep] if size_boot is not None else None
+    nb = min((len(bb) for bb in boots + (xboots or [])), default=0)
     a_ci = b_ci = (math.nan, math.nan)
     used = 0
     if nb > 0:
         Y = np.vstack([bb[:nb] for bb in boots])  # [runs, B]
-        ok = np.all(Y > 0, axis=0) & np.all(np.isfinite(Y), axis=0)
+        X = np.vstack([xb[:nb] for xb in xboots]) if xboots else np.repeat(xs[:, None], nb, axis=1)
+        ok = np.all((Y > 0) & np.isfinite(Y) & (X > 0) & np.isfinite(X), axis=0)
+        ok &= np.array([len(np.unique(X[:, j])) >= 2 for j in range(nb)])
         used = int(ok.sum())
         if used >= 2:
-            # all replicates at once: polyfit accepts a 2-D y (one column per replicate)
-            coef = np.polyfit(x, np.log(Y[:, ok]), 1)
-            b_ci = _pct(coef[0], level)
-            a_ci = _pct(coef[1], level)
+            refits = [PowerLaw().fit(X[:, j], Y[:, j]) for j in np.flatnonzero(ok)]
+            b_ci = _pct(np.array([f.b_ for f in refits]), level)
+            a_ci = _pct(np.array([f.result_.extra["log_a"] for f in refits]), level)
     return ScalingExponent(
         family=family, size_axis=axis, labels=labels, sizes=sz, entce=ent, entce_ci=eci, exponent=b, exponent_ci=b_ci,
         intercept=a, intercept_ci=a_ci, r2=r2, n_runs=len(runs), status="ok",

@@ -175,6 +175,7 @@ def _fill_known(user: pd.DataFrame, base_all: pd.DataFrame) -> tuple[pd.DataFram
     known = base_all.set_index(MODEL_COL)
     notes = []
     user = user.copy()
+    user[FAMILY_COL] = user[FAMILY_COL].astype(object)
     for i, r in user.iterrows():
         m = r[MODEL_COL]
         if m not in known.index:

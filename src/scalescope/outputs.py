@@ -234,10 +234,13 @@ class _Plan:
     overwrite: bool
     created: list[Path] = field(default_factory=list)  # folders this call made (removed again on failure)
     old: dict | None = None
+    inputs: frozenset[str] = frozenset()  # real paths of the command's input files: never replaced or removed
 
 
-def _check_out(out: Path, *, command: str, overwrite: bool, resume: bool = False, flag: str = "--out") -> _Plan:
-    plan = _Plan(out=out, command=command, overwrite=overwrite)
+def _check_out(out: Path, *, command: str, overwrite: bool, resume: bool = False, flag: str = "--out",
+               inputs=()) -> _Plan:
+    plan = _Plan(out=out, command=command, overwrite=overwrite,
+                 inputs=frozenset(os.path.realpath(p) for p in inputs if p is not None and os.path.exists(p)))
     try:
         st = os.stat(out)  # --out itself may be reached through a symlink
     except FileNotFoundError:
@@ -262,12 +265,18 @@ def _check_out(out: Path, *, command: str, overwrite: bool, resume: bool = False
         raise InputError(f"{flag} {out}: holds an earlier output of `scalescope {command}`; pass --overwrite to "
                          "replace it (only the files scalescope wrote there are removed)")
     plan.old = marker
+    real = os.path.realpath(out)
+    for rel in marker["files"]:
+        if _safe_rel(rel) and os.path.realpath(os.path.join(real, rel)) in plan.inputs:
+            raise InputError(f"{flag} {out}: {rel} there is an input of this command; --overwrite would replace it, "
+                             "choose another folder")
     return plan
 
 
-def check_out_dir(out: str | os.PathLike, *, command: str, overwrite: bool = False, flag: str = "--out") -> None:
+def check_out_dir(out: str | os.PathLike, *, command: str, overwrite: bool = False, flag: str = "--out",
+                  inputs=()) -> None:
     """Raise :class:`InputError` now if :func:`output_dir` would refuse ``out`` (call before long work)."""
-    _check_out(Path(out), command=command, overwrite=overwrite, flag=flag)
+    _check_out(Path(out), command=command, overwrite=overwrite, flag=flag, inputs=inputs)
 
 
 def _makedirs(out: Path) -> list[Path]:
@@ -341,6 +350,8 @@ def _commit(staging: Path, plan: _Plan) -> None:
     # 1. refuse collisions with anything scalescope did not write, before anything moves
     for rel in files:
         target = out / rel
+        if os.path.realpath(target) in plan.inputs:
+            raise InputError(f"{target}: is an input of this command; refusing to replace it (nothing was changed)")
         if os.path.lexists(target) and rel not in old_files:
             raise InputError(f"{target}: exists and was not written by scalescope; refusing to replace it "
                              "(nothing was changed)")
@@ -365,7 +376,8 @@ def _commit(staging: Path, plan: _Plan) -> None:
 
 
 @contextlib.contextmanager
-def output_dir(out: str | os.PathLike, *, command: str, overwrite: bool = False, flag: str = "--out") -> Iterator[Path]:
+def output_dir(out: str | os.PathLike, *, command: str, overwrite: bool = False, flag: str = "--out",
+               inputs=()) -> Iterator[Path]:
     """Write one command's output folder atomically under the output contract; yields the private folder to fill.
 
     Parameters
@@ -379,6 +391,8 @@ def output_dir(out: str | os.PathLike, *, command: str, overwrite: bool = False,
         Replace an earlier output of the same command (only the files it listed are removed).
     flag : str
         How the folder is named in error messages.
+    inputs : iterable of paths
+        The command's input files; a file of the output that would replace or remove one of them is refused.
 
     Raises
     ------
@@ -393,7 +407,7 @@ def output_dir(out: str | os.PathLike, *, command: str, overwrite: bool = False,
             _real_dir_inside(root, abs_out.relative_to(root))
             yield abs_out
             return
-    plan = _check_out(out, command=command, overwrite=overwrite, flag=flag)
+    plan = _check_out(out, command=command, overwrite=overwrite, flag=flag, inputs=inputs)
     plan.created = _makedirs(out)
     real_out = Path(os.path.realpath(out))
     plan.out = real_out
@@ -465,6 +479,11 @@ def claim_run_dir(out: str | os.PathLike, *, command: str, resume: bool, overwri
     there, which ``overwrite`` removes. Returns the folders created (remove them on failure while they are empty).
     """
     out = Path(out)
+    abs_out = Path(os.path.abspath(out))
+    for root in _ACTIVE.get():
+        if abs_out == root or abs_out.is_relative_to(root):  # inside an enclosing output block: it owns the checks
+            _real_dir_inside(root, abs_out.relative_to(root))
+            return []
     try:
         plan = _check_out(out, command=command, overwrite=overwrite, resume=resume)
     except InputError:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scalescope.errors import InputError
+from scalescope.outputs import writes_output
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def _family_backends(cfg: DemoConfig, corpus):
     return out, have
 
 
+@writes_output("demo calibration")
 def run_demo(out_dir: Path, *, quiet: bool = True, config: DemoConfig | None = None) -> dict:
     """Run the n-gram family study into ``out_dir`` (runs under ``out_dir/runs``); returns the summary dict.
 

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from scalescope.errors import DataNotFoundError, InputError
-from scalescope.outputs import write_csv
+from scalescope.outputs import write_csv, writes_output
 
 __all__ = ["RealDemoConfig", "WINDOWS", "window_calibration", "run_demo"]
 
@@ -172,6 +172,7 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return write_csv(frame, path, float_format="%.4f")
 
 
+@writes_output("demo real-model")
 def run_demo(out_dir: Path, *, quiet: bool = True, config: RealDemoConfig | None = None) -> None:
     """Run the real-model calibration study into ``out_dir`` (run dirs under ``out_dir/runs``, figures,
     ``windows.csv``, ``settings.csv``, ``summary.json`` and ``section.json``).

@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from scalescope.calibration.engine import CalibrationConfig
 from scalescope.errors import InputError
+from scalescope.outputs import claim_run_dir, read_marker, record_files
 
 __all__ = ["ENGINES", "run_calibration", "resolve_resume_config"]
 
@@ -53,7 +55,7 @@ def resolve_resume_config(config: CalibrationConfig, out_dir: str | os.PathLike,
 
 
 def run_calibration(config: CalibrationConfig, out_dir: str | os.PathLike, *, resume: bool = False,
-                    engine: str = "simple", progress: bool = True) -> Path:
+                    engine: str = "simple", progress: bool = True, overwrite: bool = False) -> Path:
     """Measure entropy and log loss for ``config`` and write the run directory ``out_dir``; returns its path.
 
     Parameters
@@ -71,6 +73,8 @@ def run_calibration(config: CalibrationConfig, out_dir: str | os.PathLike, *, re
         ``fast`` is the static-cache decoder of :mod:`scalescope.calibration.fast` (transformers models only).
     progress : bool
         Show a tqdm bar over samples.
+    overwrite : bool
+        Replace an earlier run in ``out_dir``: only the files that run wrote (its manifest and shards) are removed.
 
     Raises
     ------
@@ -94,16 +98,11 @@ def run_calibration(config: CalibrationConfig, out_dir: str | os.PathLike, *, re
         raise InputError(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
     out_dir = Path(out_dir)
     cfg = resolve_resume_config(config, out_dir, resume=resume).validate()
-    existed = out_dir.exists()
-    if existed and not resume and RunStore(out_dir).exists():
-        raise InputError(f"{out_dir}: run directory already exists; pass --resume to continue it or choose another "
-                         f"--out")
+    if resume and overwrite:
+        raise InputError("--resume and --overwrite: choose one (continue the run, or replace it)")
     if resume and not RunStore(out_dir).exists():
         raise InputError(f"{out_dir}: --resume given but it is not a run directory (no manifest.json)")
-    if existed and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: exists and is not a directory")
-    if existed and not resume and any(out_dir.iterdir()):
-        raise InputError(f"{out_dir}: exists and is not empty")
+    check_run_dir(out_dir, resume=resume, overwrite=overwrite)
     corp = load_corpus(cfg.corpus)
     backend = resolve_model(cfg.model, dtype=cfg.dtype, device=cfg.device, corpus=corp, seed=cfg.seed)
     if engine == "fast":
@@ -115,11 +114,46 @@ def run_calibration(config: CalibrationConfig, out_dir: str | os.PathLike, *, re
     else:
         runner = CalibrationRun(cfg)
     prepared = runner.prepare(backend, corp)
+    created = claim_run_dir(out_dir, command=COMMAND, resume=resume, overwrite=overwrite,
+                            is_ours=lambda d: RunStore(d).exists(), own_files=_run_files)
     try:
         runner.run(backend, corp, out_dir, resume=resume, progress=progress, prepared=prepared)
     except BaseException:
         # A run that failed before writing any shard leaves nothing behind; with shards, keep them for --resume.
-        if not existed and out_dir.exists() and not RunStore(out_dir).shard_indices():
+        if created and out_dir.exists() and not RunStore(out_dir).shard_indices():
             shutil.rmtree(out_dir, ignore_errors=True)
+            for d in reversed(created[:-1]):
+                with contextlib.suppress(OSError):
+                    os.rmdir(d)
         raise
+    record_files(out_dir, COMMAND, _run_files(out_dir))
     return out_dir
+
+
+COMMAND = "calibrate run"
+
+
+def _run_files(run_dir) -> list[str]:
+    """The files a run writes: its manifest and its shards (what ``overwrite`` may remove)."""
+    from scalescope.calibration.store import MANIFEST, SHARD_DIR
+
+    d = Path(run_dir)
+    files = [MANIFEST] if (d / MANIFEST).is_file() else []
+    if (d / SHARD_DIR).is_dir():
+        files += sorted(f"{SHARD_DIR}/{p.name}" for p in (d / SHARD_DIR).glob("shard-*.parquet"))
+    return files
+
+
+def check_run_dir(out_dir, *, resume: bool = False, overwrite: bool = False) -> None:
+    """Refuse an unusable RUN_DIR before any work (the output contract, applied to a run written in place)."""
+    from scalescope.calibration.store import RunStore
+    from scalescope.outputs import check_out_dir
+
+    if not (resume or overwrite) and RunStore(out_dir).exists():
+        raise InputError(f"{out_dir}: run directory already exists; pass --resume to continue it, --overwrite to "
+                         "replace it, or choose another --out")
+    try:
+        check_out_dir(out_dir, command=COMMAND, overwrite=overwrite or resume)
+    except InputError:
+        if not (Path(out_dir).is_dir() and read_marker(out_dir) is None and RunStore(out_dir).exists()):
+            raise

@@ -196,6 +196,7 @@ def run_zipf_fit(out_dir: Path, *, corpora: Sequence[str], tokenizer: str = "wor
 
 
 # ------------------------------------------------------------------------------------------------ demo
+@writes_output("demo theory")
 def run_demo(out_dir: Path, *, quiet: bool = True) -> None:
     """Offline theory section of ``scalescope demo`` (< 20 s): Fig. 4, paper check, toy simulation."""
     from scalescope.report import write_section

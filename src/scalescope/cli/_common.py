@@ -70,6 +70,34 @@ def os_error_line(e: OSError) -> str:
     return f"{where}: {what}" if where else what
 
 
+class LazyBar:
+    """A tqdm bar that appears only when work starts (first ``update``), so an input error found before that stays
+    the one ``error: ...`` line on stderr; a bar that never started leaves no trace."""
+
+    def __init__(self, **kw):
+        self._kw = kw
+        self._bar = None
+
+    def update(self, n: int = 1) -> None:
+        if self._bar is None:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(file=sys.stderr, **self._kw)
+        self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None and exc[0] is not None:
+            self._bar.leave = False
+        self.close()
+
+
 #: One rule for every ``--seed``: an integer in [0, 2**32 - 1] (what numpy's and torch's generators accept).
 SEED = click.IntRange(0, 2**32 - 1)
 
@@ -78,11 +106,11 @@ overwrite_option = click.option(
     help="Replace an earlier output of this command in --out (only the files scalescope wrote there are removed).")
 
 
-def check_out(out, *, command: str, overwrite: bool = False) -> None:
+def check_out(out, *, command: str, overwrite: bool = False, inputs=()) -> None:
     """Refuse a bad ``--out`` before any work starts (the same checks the output layer applies when writing)."""
     from scalescope.outputs import check_out_dir
 
-    check_out_dir(out, command=command, overwrite=overwrite)
+    check_out_dir(out, command=command, overwrite=overwrite, inputs=inputs)
 
 
 quiet_option = click.option("--quiet", is_flag=True, help="No progress bars; print only where outputs went.")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from scalescope.cli._common import SEED, Group, quiet_option, silence_hf_progress
+from scalescope.cli._common import SEED, Group, overwrite_option, quiet_option, silence_hf_progress
 
 
 @click.group(cls=Group)
@@ -60,9 +60,11 @@ def calibrate() -> None:
 @click.option("--ignore-eos", is_flag=True, help="Keep every row alive even after EOS is sampled.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="RUN_DIR to write.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted RUN_DIR (same configuration required).")
+@overwrite_option
 @quiet_option
 def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_size, shard_size, dtype, device,
-        chat_template, prompt_split, passages, passage_seed, engine, ignore_eos, out_dir, resume, quiet) -> None:
+        chat_template, prompt_split, passages, passage_seed, engine, ignore_eos, out_dir, resume, overwrite,
+        quiet) -> None:
     """Sample from a model and score human text, recording per-step entropy and log loss.
 
     Writes RUN_DIR/manifest.json and RUN_DIR/shards/*.parquet (one row per sample and step).
@@ -85,7 +87,7 @@ def run(model_spec, corpus, prompt_tokens, steps, samples, sampler, seed, batch_
     )
     if quiet and not model_spec.startswith("ngram:"):
         silence_hf_progress()
-    run_calibration(cfg, out_dir, resume=resume, engine=engine, progress=not quiet)
+    run_calibration(cfg, out_dir, resume=resume, engine=engine, progress=not quiet, overwrite=overwrite)
     click.echo(str(out_dir))
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scalescope.outputs import writes_output
 
+
+@writes_output("demo emergence")
 def run_demo(out_dir: Path, *, quiet: bool = True) -> None:
     """Write the emergence section (figures + section.json) into ``out_dir`` (order 30)."""
     from scalescope import data

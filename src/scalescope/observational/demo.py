@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scalescope.outputs import writes_output
+
 ORDER = 20
 
 
+@writes_output("demo observational")
 def run_demo(out_dir: Path, *, quiet: bool = True) -> None:
     """Write the observational-scaling demo section into ``out_dir`` (a few seconds, offline)."""
     from scalescope.observational import analyses as A

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalescope.outputs import write_csv
+from scalescope.outputs import write_csv, writes_output
 from scalescope.report.figures import obs as F
 from scalescope.report.section import write_section
 from scalescope.report.style import new_figure, savefig
@@ -16,9 +16,9 @@ from scalescope.results import write_json
 _csv = write_csv
 
 
+@writes_output("obs reproduce")
 def write_reproduce(out: Path, targets: list[dict], art: dict) -> list[tuple[str, str]]:
-    """targets.json + figures + section.json for ``obs reproduce``."""
-    out.mkdir(parents=True, exist_ok=True)
+    """targets.json + figures + section.json for ``obs reproduce`` (output contract applies)."""
     write_json(targets, out / "targets.json")
     figs = []
     space = art["space"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scalescope.errors import DataNotFoundError
+from scalescope.outputs import writes_output
 
 TITLE = "Entropy calibration: methods (future-entropy scaling)"
 ORDER = 42
@@ -47,6 +48,7 @@ def _check_offline(corpus: str) -> None:
             raise DataNotFoundError(f"corpus '{corpus}' is not available offline ({type(e).__name__})") from None
 
 
+@writes_output("demo methods")
 def run_demo(out_dir: Path, *, quiet: bool = True, config: MethodsDemoConfig | None = None) -> dict:
     """Run the methods comparison into ``out_dir`` (summary.json, methods.csv, figures, section.json).
 

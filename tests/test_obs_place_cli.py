@@ -112,3 +112,15 @@ def test_bad_flags_are_one_line(data_dir, tmp_path):
     _one_line_error(run("place", FIX / "v04", "--reference", "nope", "--out", tmp_path / "o"), "--reference")
     _one_line_error(run("place", FIX / "v04", "--target", "nope", "--out", tmp_path / "o"), "--target")
     _one_line_error(run("place", tmp_path / "missing", "--out", tmp_path / "o"), "missing")
+
+
+def test_demo_part_places_reference_models_from_generated_files(data_dir, tmp_path):
+    from scalescope.observational.place_demo import MODELS, run_demo
+
+    out = tmp_path / "demo"
+    got = run_demo(out)
+    assert len(list((out / "lm_eval_results").rglob("results_*.json"))) == len(MODELS)
+    for f in ("placement.png", "predictions.png", "preregistration.json", "scored.csv", "section.json"):
+        assert (out / f).is_file(), f
+    assert 0.0 <= got["coverage"] <= 1.0 and len(got["targets"]) == 7  # emergent + post-training targets scored
+    assert all(v["mse"] < 0.05 for v in got["targets"].values())

@@ -24,6 +24,7 @@ __all__ = ["PARTS", "DEMO_DATASETS", "run_demo", "prefetch"]
 PARTS = [
     ("data", "scalescope.data.demo", "Data inventory"),
     ("observational", "scalescope.observational.demo", "Observational scaling laws"),
+    ("obs-place", "scalescope.observational.place_demo", "Placing your own models from lm-eval files"),
     ("emergence", "scalescope.emergence.demo", "Emergence"),
     ("calibration", "scalescope.calibration.demo", "Entropy calibration: n-gram family"),
     ("methods", "scalescope.calibration.methods.demo", "Entropy calibration: methods"),

@@ -124,3 +124,26 @@ def test_demo_part_places_reference_models_from_generated_files(data_dir, tmp_pa
         assert (out / f).is_file(), f
     assert 0.0 <= got["coverage"] <= 1.0 and len(got["targets"]) == 7  # emergent + post-training targets scored
     assert all(v["mse"] < 0.05 for v in got["targets"].values())
+
+
+def test_predict_and_fit_take_evaluation_outputs_and_reference_sets(data_dir, tmp_path):
+    # --models: an lm-eval output folder and a leaderboard file, interchangeably with a CSV
+    for i, src in enumerate((FIX / "v04", next((FIX / "leaderboard").rglob("results_*.json")))):
+        out = tmp_path / f"pred{i}"
+        r = run("predict", "--models", src, "--target", "persian_qa", "--out", out, "--quiet")
+        assert r.exit_code == 0, r.output
+        pre = json.loads((out / "predictions.json").read_text())
+        assert pre["targets"][0]["predictions"][0]["Model"].startswith("EleutherAI/pythia-")
+    # --benchmarks: the authors' set with the pre-registered models (97) and a leaderboard file
+    r = run("fit", "--benchmarks", "base+preregistered", "--target", "cot_greedy", "--bootstrap", 0, "--out",
+            tmp_path / "fit97", "--quiet", "--json")
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "fit97" / "result.json").read_text())
+    assert res["n_train"] + res["n_test"] > 77  # pre-registered models with a target joined the 77
+    from scalescope.observational.commands import load_benchmarks
+
+    t, kind = load_benchmarks(str(FIX / "v04"))
+    assert kind == "csv" and t.loc[0, "Model"] == "EleutherAI/pythia-1.4b-deduped" and "HumanEval" in t.columns
+    with pytest.warns(UserWarning, match="ARC-C measured 5-shot"):
+        load_benchmarks(str(data_dir / "pythia-evals" / "pythia-v1" / "pythia-12b-deduped" / "five-shot"
+                            / "12b-deduped-5shot_step143000.json"))

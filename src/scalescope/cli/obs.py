@@ -33,7 +33,8 @@ def obs() -> None:
 
 @obs.command("fit")
 @click.option("--benchmarks", "benchmarks", default="base", show_default=True,
-              help="Benchmark table: base | instruct | base-sub10b | path to a CSV with a Model column.")
+              help="Benchmark table: base | base+preregistered | base-all | base-sub10b | instruct | a CSV with a Model "
+                   "column | an lm-eval output folder, results JSON or Open LLM Leaderboard file.")
 @click.option("--target", "target", required=True,
               help="A task key (word_unscramble, persian_qa, 3digit_sub, 2digit_mult, cot_greedy, agentbench, ...), "
                    "a column of the obsscaling tables, or CSV:COLUMN joined on Model.")
@@ -173,7 +174,9 @@ def select_cmd(budget, benchmarks, cutoff, include, max_families, mode, evaluate
 
 
 @obs.command("predict")
-@click.option("--models", "models", required=True, help="CSV of new models: Model + the benchmark columns.")
+@click.option("--models", "models", required=True,
+              help="New models: a CSV (Model + benchmark columns), an lm-eval output folder, a results JSON or an "
+                   "Open LLM Leaderboard file.")
 @click.option("--target", "targets", multiple=True,
               help="Task key(s) to predict (default: the 4 headline emergent tasks and 3 GSM8K targets).")
 @click.option("--pcs", "n_pcs", default=3, show_default=True, type=int)

@@ -286,6 +286,45 @@ def read_benchmarks(inputs, *, meta=None) -> BenchmarkTable:
                           sources=tuple(sources))
 
 
+class EvaluationProtocolWarning(UserWarning):
+    """A user's evaluation deviates from the reference protocol (shots, metric, task version, missing benchmark)."""
+
+
+def is_evaluation_output(spec) -> bool:
+    """Whether ``spec`` names an evaluation output to map: a folder, or a ``.json`` results / leaderboard file."""
+    p = Path(str(spec))
+    return p.is_dir() or (p.suffix.lower() == ".json" and p.exists())
+
+
+def read_benchmark_table(spec, *, drop_empty: bool = False) -> pd.DataFrame:
+    """The wide table of :func:`read_benchmarks` for commands that take a table (``obs fit --benchmarks``, ``obs
+    predict --models``); every protocol deviation is issued as an :class:`EvaluationProtocolWarning`.
+
+    ``drop_empty`` drops benchmark columns no model has (a capability PCA fitted on these rows cannot use them).
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib, warnings
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "results_1.json").write_text(json.dumps({"results": {"hellaswag": {"acc_norm,none": 0.6}},
+    ...     "n-shot": {"hellaswag": 0}, "model_name": "me/m"}))
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     t = read_benchmark_table(d, drop_empty=True)
+    >>> list(t.columns), str(w[0].message)
+    (['Model', 'HellaSwag'], 'me/m: HellaSwag measured 0-shot (results_1.json), the reference table used 10-shot')
+    """
+    import warnings
+
+    bt = read_benchmarks(spec)
+    for w in bt.warnings:
+        warnings.warn(w, EvaluationProtocolWarning, stacklevel=2)
+    t = bt.table
+    if drop_empty:
+        t = t.drop(columns=[b for b in BENCHMARKS if b in t.columns and t[b].isna().all()])
+    return t
+
+
 def _common_base(paths: Sequence[Path]) -> Path | None:
     dirs = [p if p.is_dir() else p.parent for p in paths]
     try:
@@ -705,8 +744,9 @@ def describe() -> pd.DataFrame:
 
 
 __all__ = [
-    "BENCHMARKS", "BenchmarkSpec", "BenchmarkTable", "MMLU_SUBJECTS", "Measure", "REFERENCE_BENCHMARKS",
-    "XWINOGRAD_SIZES", "complete_flops", "describe", "map_results", "read_benchmarks", "spec", "to_lm_eval_v04",
+    "BENCHMARKS", "BenchmarkSpec", "BenchmarkTable", "EvaluationProtocolWarning", "MMLU_SUBJECTS", "Measure", "REFERENCE_BENCHMARKS",
+    "XWINOGRAD_SIZES", "complete_flops", "describe", "is_evaluation_output", "map_results", "read_benchmark_table",
+    "read_benchmarks", "spec", "to_lm_eval_v04",
     "write_lm_eval_v04",
 ]
 

@@ -61,6 +61,12 @@ def load_benchmarks(spec: str) -> tuple[pd.DataFrame, str]:
             return D.load_table(name), "instruct"
         df = D.load_table(name)
         return (D.default_base_models(df) if name == "obsscaling-base" else df), "base"
+    if spec in D.REFERENCE_SETS:  # the authors' other model sets: base+preregistered, base-all, preregistered
+        return D.reference_set(spec), "base"
+    from scalescope.data.benchmark_map import is_evaluation_output, read_benchmark_table
+
+    if is_evaluation_output(spec):  # an lm-eval output folder, results JSON or Open LLM Leaderboard file
+        return read_benchmark_table(spec, drop_empty=True), "csv"
     if spec.lower().endswith(".csv") or Path(spec).exists():
         if not Path(spec).is_file():
             raise InputError(f"--benchmarks {spec}: no such file")
@@ -415,7 +421,10 @@ def run_predict(out: str | Path, models: str, *, targets: tuple[str, ...] = (), 
 
     if n_pcs < 1:
         raise InputError(f"--pcs: must be at least 1, got {n_pcs}")
-    new = read_model_csv(models, "--models")
+    from scalescope.data.benchmark_map import is_evaluation_output, read_benchmark_table
+
+    # an lm-eval output folder / results JSON / leaderboard file is mapped onto the 8 benchmarks (NaN = imputed)
+    new = read_benchmark_table(models) if is_evaluation_output(models) else read_model_csv(models, "--models")
     tasks = all_tasks()
     keys = targets or tuple(t.key for t in (*C.EMERGENT_TASKS, *C.POST_TRAINING_TASKS) if t.headline)
     bad = [k for k in keys if k not in tasks or tasks[k] in C.AGENT_TASKS]

@@ -3,7 +3,8 @@
 - :func:`metric_choice` -- Test A1: the same predictions scored by hard and soft metrics (Schaeffer et al. 2023);
 - :func:`x_axis_choice` -- Tests B1/B2/F1: log vs linear compute, params, LM loss and task loss as x (Du et al. 2024);
 - :func:`sampling_density` -- Tests C1/C2: does a jump survive densifying (checkpoints) or subsampling the x axis;
-- :func:`u_shape` -- Test D1: monotonicity tests, U-shaped / inverted-U detection with a bootstrap CI;
+- :func:`u_shape` -- Test D1: U-shaped / inverted-U detection by the two-lines test (Simonsohn 2018), per family or
+  pooled across families with family-clustered intervals;
 - :func:`cot_vs_direct` -- Test E1/E2: chain-of-thought minus direct exact match vs compute or capability (PC1).
 
 Each returns a frozen results object; the matching figure is in :mod:`scalescope.report.figures.emergence`.
@@ -217,48 +218,68 @@ def sampling_density(table: pd.DataFrame, *, models=None, n_sparse: int = 8, ks=
 # ------------------------------------------------------------------------------------------------- D1 U-shape
 @dataclass(frozen=True)
 class UShapeResult(Result):
-    """Per curve: Spearman rho, the quadratic coefficient with a residual-bootstrap 95% CI, the vertex, and the
-    shape: ``U`` / ``inverted-U`` (CI of the quadratic term excludes 0 and the vertex lies inside the x range),
-    ``increasing`` / ``decreasing`` (significant rho), ``flat``."""
+    """Per curve, the two-lines test (Simonsohn 2018, :mod:`scalescope.emergence.twolines`): ``shape`` (U /
+    inverted-U only when both slopes are significant with opposite signs; else convex / concave / linear / flat),
+    ``direction``, both slopes with 95 % CIs (``b1_ci_low``...), their z, the ``breakpoint`` (raw axis units where
+    the axis is log compute), the critical |z| used (``crit``, raised per design so the simulated false-positive
+    rate on monotone curves is <= 5 %), that ``fpr`` and the ``power`` against U / inverted-U curves of the same
+    design; the quadratic coefficient and vertex as described statistics only (``quad``, ``vertex``)."""
 
     shapes: pd.DataFrame
+    pooled: bool = False
 
 
-def u_shape(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str = "scale", n_boot: int = 300,
-            random_state: int = 0, kinds=("hard", "soft")) -> UShapeResult:
-    """Test D1: monotonicity and U / inverted-U detection with bootstrap CIs on the curvature."""
-    from scipy import stats as sps
+def u_shape(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str = "scale", kinds=("hard", "soft"),
+            pool: bool = False, by=None, error_rates: bool = True, **_ignored) -> UShapeResult:
+    """Test D1: U / inverted-U by two lines, per family or pooled across families on one axis.
 
-    rng = np.random.default_rng(random_state)
+    Parameters
+    ----------
+    pool : bool
+        One curve per ``by`` group with every family on the shared axis (log compute, or ``x_axis="pc1"``),
+        standard errors clustered by family (Wu & Lo's argument is about all models per difficulty group).
+    by : columns defining a curve (default :data:`~scalescope.emergence.curves.CURVE_KEY`), e.g. per ``subtask``.
+    error_rates : attach the simulated FPR and power of the verdict on the curve's design (and use its critical
+        value); off: the paper's 1.96 and no rates.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from scalescope.emergence.table import finalize
+    >>> f = np.logspace(19, 23, 8); brier = [0.961, 0.955, 0.951, 0.949, 0.948, 0.92, 0.881, 0.807]
+    >>> t = finalize(pd.DataFrame({"model": [f"m{i}" for i in range(8)], "train_flops": f, "task": "t",
+    ...     "metric": "brier", "metric_kind": "soft", "value": brier, "higher_is_better": False}))
+    >>> u_shape(t).shapes["shape"].tolist()
+    ['convex']
+    """
+    from scalescope.emergence.error_rates import design_for, verdict_rates
+    from scalescope.emergence.twolines import Z_CRIT, two_lines
+
     rows = []
-    for c in iter_curves(table, x_axis=x_axis, view=view, kinds=kinds, min_points=5):
+    for c in iter_curves(table, x_axis=x_axis, view=view, kinds=kinds, min_points=5, pool=pool, by=by):
         x, y = c.x, c.y
-        if np.ptp(y) == 0:
+        if np.ptp(y) == 0 or np.unique(x).size < 3:
             continue
-        z = (x - x.mean()) / x.std()
-        X = np.c_[np.ones_like(z), z, z * z]
-        coef = np.linalg.lstsq(X, y, rcond=None)[0]
-        fit = X @ coef
-        res = y - fit
-        Yb = fit[None] + rng.choice(res - res.mean(), size=(n_boot, y.size))
-        cb = np.linalg.lstsq(X, Yb.T, rcond=None)[0][2]
-        lo, hi = np.quantile(cb, [0.025, 0.975])
-        vertex_z = -coef[1] / (2 * coef[2]) if coef[2] != 0 else np.nan
-        inside = bool(np.isfinite(vertex_z) and z.min() < vertex_z < z.max())
-        rho, p = sps.spearmanr(x, y)
-        if lo > 0 and inside:
-            shape = "U"
-        elif hi < 0 and inside:
-            shape = "inverted-U"
-        elif p < 0.05:
-            shape = "increasing" if rho > 0 else "decreasing"
-        else:
-            shape = "flat"
-        rows.append(dict(curve=c.name, n=c.n, rho=float(rho), rho_p=float(p), quad=float(coef[2]),
-                         quad_ci_low=float(lo), quad_ci_high=float(hi),
-                         vertex=float(vertex_z * x.std() + x.mean()) if np.isfinite(vertex_z) else np.nan,
-                         shape=shape))
-    return UShapeResult(shapes=pd.DataFrame(rows))
+        crit, fpr, power = Z_CRIT, float("nan"), float("nan")
+        if error_rates:
+            vr = verdict_rates(design_for(c))
+            crit = vr.crit
+            u, iu = vr.get("two-lines", "U"), vr.get("two-lines", "inverted-U")
+            fpr, power = max(u["fpr"], iu["fpr"]), float(np.nanmean([u["power"], iu["power"]]))
+        r = two_lines(x, y, groups=c.clusters or None, crit=crit if math.isfinite(crit) else np.inf)
+        rows.append(dict(curve=c.name, **{k: c.key.get(k) for k in ("family", "task", "subtask", "metric")},
+                         x_axis=c.x_axis, n=c.n, n_clusters=r.n_clusters, shape=r.shape, direction=r.direction,
+                         b1=r.b1, b1_ci_low=r.b1_ci[0], b1_ci_high=r.b1_ci[1], z1=r.z1,
+                         b2=r.b2, b2_ci_low=r.b2_ci[0], b2_ci_high=r.b2_ci[1], z2=r.z2,
+                         breakpoint=r.breakpoint, breakpoint_raw=_raw_x(c, r.breakpoint), crit=crit,
+                         u_fpr=fpr, u_power=power, cov_type=r.cov_type, quad=r.quad, vertex=r.vertex))
+    return UShapeResult(shapes=pd.DataFrame(rows), pooled=pool)
+
+
+def _raw_x(curve, v: float) -> float:
+    from scalescope.emergence.curves import _raw
+
+    return _raw(curve, v)
 
 
 # ----------------------------------------------------------------------------------------------- E1/E2 CoT

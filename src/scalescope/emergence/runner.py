@@ -15,6 +15,8 @@ import pandas as pd
 from scalescope.emergence import arguments as args
 from scalescope.emergence.backtest import METHODS, backtest, leaderboard, olmo_mmlu_mc_case
 from scalescope.emergence.curves import assess, iter_curves
+from scalescope.emergence.error_rates import design_for, verdict_rates
+from scalescope.emergence.predictability import per_token_consistency, predictable_within_2se
 from scalescope.errors import InputError
 from scalescope.outputs import write_csv, writes_output
 from scalescope.results import to_jsonable, write_json
@@ -54,6 +56,51 @@ def validate_table(table: pd.DataFrame, name: str) -> None:
         raise InputError(f"{name}: needs train_flops or params_total (found neither) to order models by scale")
 
 
+def _rate_points(vtab: pd.DataFrame) -> pd.DataFrame:
+    """verdict_error_rates rows -> one (verdict, fpr, power) row per printed verdict, for the figure."""
+    if vtab.empty:
+        return pd.DataFrame(columns=["verdict", "fpr", "power"])
+    parts = [vtab[["label", "label_fpr", "label_power"]].set_axis(["verdict", "fpr", "power"], axis=1)]
+    if "two_lines_shape" in vtab:
+        u = vtab[vtab["two_lines_shape"].isin(["U", "inverted-U"])]
+        parts.append(u[["two_lines_shape", "u_fpr", "u_power"]].set_axis(["verdict", "fpr", "power"], axis=1))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _rate_summary(vtab: pd.DataFrame, shapes: pd.DataFrame) -> dict:
+    """Per printed verdict: how many curves got it, and the median simulated FPR / power on their designs."""
+    out = {}
+    for v, g in _rate_points(vtab).groupby("verdict"):
+        out[v] = {"n": len(g), "median_fpr": float(g["fpr"].median()), "median_power": float(g["power"].median()),
+                  "share_with_fpr_over_5pct": float((g["fpr"] > 0.05).mean())}
+    return out
+
+
+def _rate_lines(vtab, shapes, pooled, pred2, a2) -> list[str]:
+    lines = []
+    if len(vtab):
+        lines.append(f"Emergent flags: {int(vtab['emergent'].sum())} at BIC margin 6 (simulated FPR median "
+                     f"{vtab.loc[vtab['emergent'], 'emergent_fpr_at_margin_6'].median():.2f} on their designs); "
+                     f"{int(vtab['emergent_calibrated'].sum())} at the per-design margin that keeps FPR <= 5 %.")
+        for v, r in _rate_summary(vtab, shapes).items():
+            lines.append(f"  {v}: {r['n']} curves, median FPR {r['median_fpr']:.2f}, median power "
+                         f"{r['median_power']:.2f}.")
+    if len(shapes):
+        lines.append(f"Test D1 (two-lines, FPR <= 5 % per design): {shapes['shape'].value_counts().to_dict()}.")
+    if pooled is not None and len(pooled.shapes):
+        lines.append(f"Test D1 pooled across families (family-clustered SEs): "
+                     f"{pooled.shapes['shape'].value_counts().to_dict()}.")
+    if len(pred2):
+        lines.append(f"Predictable within 2 SE (spec 3.6): {int((pred2['predictable_2se'] == True).sum())} of "  # noqa: E712
+                     f"{len(pred2)} R^2-predictable curves ({int(pred2['predictable_2se'].isna().sum())} without SE).")
+    if a2 is not None and len(a2.fits):
+        f = a2.fits
+        lines.append("Test A2 (acc = p_tok^l): " + "; ".join(
+            f"{r.curve}: l={r.l:.2f}, held-out MAE {r.mae:.3f}, within 2 SE {r.share_within_2se:.0%}"
+            for r in f.itertuples()) + ".")
+    return lines
+
+
 def _savefig(fig, path: Path) -> str:
     from scalescope.report.style import savefig
 
@@ -70,13 +117,17 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
 
     t0 = time.perf_counter()
     x_axis = "log10_flops" if np.isfinite(table["train_flops"]).any() else "log10_params"
-    A = [assess(c, n_boot=n_boot) for c in iter_curves(table, x_axis=x_axis)]
+    curves = list(iter_curves(table, x_axis=x_axis))
+    A = [assess(c, n_boot=n_boot) for c in curves]
+    # simulated FPR / power of each verdict on each curve's sampling design (cached per design; error_rates.py)
+    VR = [verdict_rates(design_for(c)) for c in curves]
     if not A:
         raise InputError(f"{name}: no curve has 3 or more models with a finite value and a scale")
     mc = args.metric_choice(table, x_axis=x_axis, n_boot=n_boot)
     axes = ("log10_flops", "flops", "lm_loss", "task_loss") if x_axis == "log10_flops" else ("log10_params",)
     xa = args.x_axis_choice(table, axes=axes[:2] if quick else axes, n_boot=max(20, n_boot // 5))
-    us = args.u_shape(table, x_axis=x_axis, n_boot=200)
+    us = args.u_shape(table, x_axis=x_axis)
+    us_pool = args.u_shape(table, x_axis=x_axis, pool=True) if table["family"].nunique() > 1 else None
     dens = None
     if table["step"].notna().any() and table.groupby("model")["step"].nunique().max() >= 16:
         big = table.dropna(subset=["params_total"]).groupby("model")["params_total"].first()
@@ -94,8 +145,41 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
     if "OLMo-2-7B" in set(table["model"]) and (table["prompt_format"] == "mc").any():
         case = olmo_mmlu_mc_case(table)
 
+    # §3.6 "predictable within 2 SE" (the backtest's own within_2se) and Test A2 (acc ~ p_tok^l)
+    try:
+        bt_lin = backtest(table, methods=("compute-linear",))
+    except InputError:
+        bt_lin = None
+    pred2 = predictable_within_2se(A, bt_lin) if bt_lin is not None else pd.DataFrame()
+    try:
+        a2 = per_token_consistency(table)
+    except InputError:
+        a2 = None
+    vrows = []
+    for a, vr in zip(A, VR):
+        # the printed label uses the default thresholds: its rates are those at the default
+        R_ = vr.rates.set_index(["family", "verdict"])
+        lab = {"fpr": float(R_.loc[("label", a.label), "fpr_at_default"]),
+               "power": float(R_.loc[("label", a.label), "power_at_default"])}
+        bt = vr.get("label", "breakthrough")
+        bstat = max(a.hinge.get("delta_bic", -np.inf) if a.hinge and a.hinge.get("c", 0) > 0 else -np.inf,
+                    a.sigmoid.get("delta_bic", -np.inf) if a.sigmoid else -np.inf)
+        bt0 = vr.rates[(vr.rates["family"] == "label") & (vr.rates["verdict"] == "breakthrough")].iloc[0]
+        vrows.append(dict(curve=a.curve, n_points=a.n_points, label=a.label, label_fpr=lab["fpr"],
+                          label_power=lab["power"], emergent=a.emergent,
+                          emergent_calibrated=bool(a.emergent and np.nan_to_num(bstat, nan=-np.inf) > vr.bic_margin),
+                          bic_margin=vr.bic_margin, emergent_fpr=bt["fpr"], emergent_power=bt["power"],
+                          emergent_fpr_at_margin_6=float(bt0["fpr_at_default"]),
+                          emergent_power_at_margin_6=float(bt0["power_at_default"]),
+                          design_n_items=vr.design.n_items, design_kind=vr.design.kind))
+    vtab = pd.DataFrame(vrows)
+    if len(us.shapes):
+        vtab = vtab.merge(us.shapes[["curve", "shape", "crit", "u_fpr", "u_power"]].rename(
+            columns={"shape": "two_lines_shape", "crit": "two_lines_crit"}), on="curve", how="left")
+    if len(pred2):
+        vtab = vtab.merge(pred2[["curve", "predictable_2se"]], on="curve", how="left")
     tasks = {}
-    for a in A:
+    for a, vrow in zip(A, vtab.to_dict("records")):
         d = a.to_dict()
         tasks[a.curve] = {
             "label": a.label, "emergent": a.emergent, "evidence": a.evidence, "n_points": a.n_points,
@@ -110,6 +194,10 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
             "sigmoid": {k: d["sigmoid"].get(k) for k in ("x0_raw", "k", "width", "ci", "delta_bic",
                                                           "sharper_than_sampling")} if a.sigmoid else {},
             "floor": d["floor"],
+            "error_rates": {k: vrow.get(k) for k in (
+                "label_fpr", "label_power", "emergent_calibrated", "bic_margin", "emergent_fpr", "emergent_power",
+                "emergent_fpr_at_margin_6", "emergent_power_at_margin_6", "two_lines_shape", "two_lines_crit",
+                "u_fpr", "u_power", "predictable_2se") if k in vrow},
         }
     labels = pd.Series([a.label for a in A]).value_counts().to_dict()
     summary = {
@@ -119,13 +207,25 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
         "metric_choice": mc.verdicts,
         "x_axis_flips": xa.flips, "du_same_loss": xa.du, "loss_thresholds": xa.thresholds,
         "u_shape": us.shapes["shape"].value_counts().to_dict() if len(us.shapes) else {},
+        "u_shape_method": "two-lines test (Simonsohn 2018), critical |z| raised per design to keep FPR <= 5 %",
         "u_shape_curves": us.shapes[us.shapes["shape"].isin(["U", "inverted-U"])] if len(us.shapes) else [],
+        "u_shape_pooled": (us_pool.shapes if us_pool is not None and len(us_pool.shapes) else []),
+        "n_emergent_calibrated": int(vtab["emergent_calibrated"].sum()) if len(vtab) else 0,
+        "verdict_error_rates": _rate_summary(vtab, us.shapes),
+        "predictable_within_2se": ({"n_predictable": len(pred2),
+                                    "n_within_2se": int((pred2["predictable_2se"] == True).sum()),  # noqa: E712
+                                    "n_undecided": int(pred2["predictable_2se"].isna().sum())}
+                                   if len(pred2) else None),
+        "per_token_A2": a2.fits if a2 is not None and len(a2.fits) else None,
         "sampling_density": ({"dense_vs_sparse": dens.dense_vs_sparse, "subsample_false_flag_rate": dens.subsample}
                              if dens is not None else None),
         "cot_vs_direct": cot.crossings if cot is not None else None,
         "olmo_7b_mmlu_mc_case": ({"anchors": case.anchors, "jump": case.jump, "backtest": case.backtest}
                                  if case is not None else None),
-        "thresholds_note": "labels use toolkit thresholds (BIC margin 6, J >= 0.5, R^2 >= 0.9), not paper values",
+        "thresholds_note": "labels use toolkit thresholds (BIC margin 6, J >= 0.5, R^2 >= 0.9), not paper values; "
+                           "their simulated false-positive rate and power per curve design are in "
+                           "verdict_error_rates.csv; emergent_calibrated raises the BIC margin per design until the "
+                           "breakthrough flag's simulated false-positive rate is <= 5 %",
     }
     # ---- figures
     out.mkdir(parents=True, exist_ok=True)
@@ -153,17 +253,44 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
         figures.append((_savefig(fig, out / "olmo7b_mmlu_mc.png"),
                         "OLMo 2 7B MMLU: the MC-letter format jumps between steps "
                         f"{case.jump['from_step']} and {case.jump['to_step']}; cloze accuracy and bpb stay smooth."))
+    fig, ax = new_figure()
+    fig_e.plot_verdict_rates(_rate_points(vtab), ax)
+    figures.append((_savefig(fig, out / "verdict_error_rates.png"),
+                    "Simulated false-positive rate vs power of each printed verdict, one point per curve."))
+    if len(us.shapes):
+        fig, ax = new_figure()
+        fig_e.plot_two_lines(us.shapes, ax)
+        figures.append((_savefig(fig, out / "two_lines.png"),
+                        "Test D1, two-lines test: U / inverted-U only with both slopes significant, opposite signs."))
+    if len(pred2) and pred2["max_error_over_se"].notna().any():
+        fig, ax = new_figure()
+        fig_e.plot_predictable_2se(pred2, ax)
+        figures.append((_savefig(fig, out / "predictable_2se.png"),
+                        "Spec 3.6: curves labelled predictable whose held-out models land within 2 SE."))
+    if a2 is not None and len(a2.fits):
+        fig, ax = new_figure()
+        fig_e.plot_per_token(a2, ax)
+        figures.append((_savefig(fig, out / "per_token_A2.png"),
+                        f"Test A2: accuracy = p_tok^l fitted on small models, {a2.holdout} held out (squares)."))
+    write_csv(vtab, out / "verdict_error_rates.csv")
+    if len(us.shapes):
+        write_csv(us.shapes, out / "u_shape.csv")
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     write_json(summary, out / "summary.json")
     lines = [f"{name}: {len(A)} curves, labels {labels}.",
              f"Test A1 (metric choice): {mc.verdicts['verdict'].value_counts().to_dict() if len(mc.verdicts) else 'n/a'}.",
              f"Test B1 (x axis): {len(xa.flips)} emergent flags flip away from log10 FLOPs."]
+    lines += _rate_lines(vtab, us.shapes, us_pool, pred2, a2)
     if case is not None:
         j = case.jump
         lines.append(f"OLMo 2 7B MMLU MC jump {j['from_step']}->{j['to_step']}: +{j['mc_change']:.3f} "
                      f"({j['mc_change_over_typical']:.1f}x typical step) while cloze moved {j['cloze_change']:+.4f}.")
     write_section(out, title=f"Emergence: {name}", kind="emergence", summary="\n".join(lines), figures=figures,
-                  metrics={"n_curves": len(A), "n_emergent": summary["n_emergent"]}, order=30)
+                  metrics={"n_curves": len(A), "n_emergent": summary["n_emergent"],
+                           "n_emergent_calibrated": summary["n_emergent_calibrated"]},
+                  tables=[("verdict_error_rates.csv", "Per curve: each verdict with its simulated false-positive "
+                                                      "rate and power on the curve's design")]
+                  + ([("u_shape.csv", "Two-lines test per curve")] if len(us.shapes) else []), order=30)
     return summary
 
 

@@ -217,8 +217,12 @@ def two_lines_batch(x, Y, *, groups=None, crit: float = Z_CRIT, smoother: _Smoot
     ok1 = _n_distinct(x, xc, True) >= MIN_SIDE
     ok2 = _n_distinct(x, xc, False) >= MIN_SIDE
     with np.errstate(divide="ignore", invalid="ignore"):
-        z1 = np.where(ok1 & (se1 > 0), b1 / se1, np.nan)
-        z2 = np.where(ok2 & (se2 > 0), b2 / se2, np.nan)
+        if g is None:  # the paper's z statistics
+            z1 = np.where(ok1 & (se1 > 0), b1 / se1, np.nan)
+            z2 = np.where(ok2 & (se2 > 0), b2 / se2, np.nan)
+        else:  # clustered SEs with few clusters are t(G - 1)-like: refer them there, as z-equivalents
+            z1 = np.where(ok1 & (se1 > 0), _z_equiv(b1, se1, dof), np.nan)
+            z2 = np.where(ok2 & (se2 > 0), _z_equiv(b2, se2, dof), np.nan)
     # monotone sub-shape: one straight line (flat or not), and the change of slope at the median x of a continuous
     # hinge (convex / concave); classical SEs with t(n - k) there, as z-equivalents, because HC SEs of a 2-point
     # half collapse to 0 and would call every small curve curved

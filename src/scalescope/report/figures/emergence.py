@@ -106,3 +106,66 @@ def plot_cot(cot, ax, task: str | None = None) -> None:
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xlabel("log10 training FLOPs" if cot.x_axis == "log10_flops" else "capability PC1")
     ax.set_ylabel(f"CoT - direct ({task})")
+
+
+def plot_verdict_rates(rates: pd.DataFrame, ax) -> None:
+    """False-positive rate vs power of each verdict, one marker per curve design (verdict_error_rates.csv rows).
+
+    ``rates`` has columns ``verdict``, ``fpr``, ``power``; the dotted line is the 5 % false-positive target.
+    """
+    r = rates.dropna(subset=["fpr", "power"])
+    for i, (v, g) in enumerate(r.groupby("verdict")):
+        ax.scatter(g["fpr"], g["power"], s=16, color=PALETTE[i % 8], marker=MARKERS[i % len(MARKERS)],
+                   label=f"{v} ({len(g)})", alpha=0.7)
+    ax.axvline(0.05, color="k", lw=0.8, ls=":")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("simulated false-positive rate (worst null shape)")
+    ax.set_ylabel("simulated power")
+    ax.legend(loc="lower right")
+
+
+def plot_two_lines(shapes: pd.DataFrame, ax) -> None:
+    """Two-lines test: the z of the slope below vs above the breakpoint per curve, coloured by shape; the box
+    beyond +-crit with opposite signs is a U / inverted U (Simonsohn 2018)."""
+    for i, (s, g) in enumerate(shapes.groupby("shape")):
+        ax.scatter(g["z1"].clip(-15, 15), g["z2"].clip(-15, 15), s=14, color=PALETTE[i % 8],
+                   marker=MARKERS[i % len(MARKERS)], label=f"{s} ({len(g)})")
+    c = float(np.nanmedian(shapes["crit"].replace(np.inf, np.nan))) if len(shapes) else 1.96
+    for v in (-c, c):
+        ax.axvline(v, color="k", lw=0.6, ls=":")
+        ax.axhline(v, color="k", lw=0.6, ls=":")
+    ax.set_xlabel("z of slope 1 (below breakpoint)")
+    ax.set_ylabel("z of slope 2 (above breakpoint)")
+    ax.legend(loc="best")
+
+
+def plot_predictable_2se(frame: pd.DataFrame, ax) -> None:
+    """§3.6 rule: R^2 of the line vs the largest held-out |error| in measurement SEs, per curve labelled
+    predictable; predictable within 2 SE below the dotted line."""
+    f = frame.dropna(subset=["max_error_over_se"])
+    ok = f["predictable_2se"].astype(bool)
+    ax.scatter(f.loc[ok, "r2_loglinear"], f.loc[ok, "max_error_over_se"], s=16, color=PALETTE[0],
+               label=f"within 2 SE ({int(ok.sum())})")
+    ax.scatter(f.loc[~ok, "r2_loglinear"], f.loc[~ok, "max_error_over_se"], s=16, color=PALETTE[1], marker="s",
+               label=f"outside ({int((~ok).sum())})")
+    ax.axhline(2, color="k", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    ax.set_xlabel("R$^2$ of line in log compute")
+    ax.set_ylabel("max held-out |error| / SE")
+    ax.legend()
+
+
+def plot_per_token(result, ax) -> None:
+    """Test A2: measured accuracy vs per-token probability, with ``p_tok^l`` fitted on the small models (line) and
+    the held-out models (filled squares)."""
+    for i, (cv, g) in enumerate(result.points.groupby("curve")):
+        col = PALETTE[i % 8]
+        g = g.sort_values("p_tok")
+        ax.plot(g["p_tok"], g["predicted"], color=col, lw=1, label=cv)
+        tr, te = g[~g["held_out"]], g[g["held_out"]]
+        ax.scatter(tr["p_tok"], tr["value"], s=12, color=col, marker="o", facecolors="none")
+        ax.scatter(te["p_tok"], te["value"], s=18, color=col, marker="s")
+    ax.set_xlabel("per-token probability of the target")
+    ax.set_ylabel("exact-match accuracy")
+    ax.legend(loc="upper left")

@@ -134,7 +134,7 @@ def test_shot_and_metric_mismatch_warn(tmp_path):
 def round_trip(tmp_path_factory, data_dir):
     """The 77 reference models written out as lm-eval v0.4 files and placed back (no bootstrap)."""
     from scalescope.observational import datasets as D
-    from scalescope.observational.place import place
+    from scalescope.observational.placement import place
 
     base = D.base_models()
     d = tmp_path_factory.mktemp("rt")
@@ -188,7 +188,7 @@ def test_round_trip_equivalent_compute_matches_the_reference_line(round_trip):
 
 
 def test_place_pythia_v03_with_meta_and_bootstrap(pythia12, data_dir):
-    from scalescope.observational.place import place
+    from scalescope.observational.placement import place
     from scalescope.observational.preregister import content_hash, score
 
     meta = pd.DataFrame({"Model": ["EleutherAI/pythia-v1.1-12b-deduped"], "Model Family": ["Pythia"],
@@ -214,7 +214,7 @@ def test_place_pythia_v03_with_meta_and_bootstrap(pythia12, data_dir):
 
 def test_new_family_gets_its_own_compute_line(data_dir):
     from scalescope.observational import datasets as D
-    from scalescope.observational.place import place
+    from scalescope.observational.placement import place
 
     base = D.base_models().set_index("Model")
     mods = base.loc[["EleutherAI/pythia-410m-deduped", "EleutherAI/pythia-2.8b-deduped",
@@ -233,7 +233,7 @@ def test_new_family_gets_its_own_compute_line(data_dir):
 
 def test_reference_sets_and_holdout(data_dir):
     from scalescope.observational import datasets as D
-    from scalescope.observational.place import place
+    from scalescope.observational import place  # the flat public API
 
     assert len(D.reference_set("base+preregistered")) == 97
     assert len(D.reference_set("base")) == 77

@@ -1,7 +1,7 @@
 """``scalescope obs place``: put your own evaluated models in the reference capability space (issue 16).
 
-Thin: read the results, call :func:`scalescope.observational.place.place`, write with
-:func:`~scalescope.observational.place.write_placement`, print where the outputs went. Every deviation from the
+Thin: read the results, call :func:`scalescope.observational.place`, write with
+:func:`~scalescope.observational.placement.write_placement`, print where the outputs went. Every deviation from the
 reference protocol is printed as a ``warning:`` line on stderr (and kept in ``placement.json``).
 """
 
@@ -58,7 +58,7 @@ def place_cmd(results, out, reference, meta, family, n_pcs, targets, n_boot, see
       scalescope obs place results/ --meta my_models.csv --out placed
       scalescope obs score placed/preregistration.json --actual measured.csv
     """
-    from scalescope.observational.place import ALL_TASKS, DEFAULT_TARGETS, place, write_placement
+    from scalescope.observational.placement import ALL_TASKS, DEFAULT_TARGETS, place, write_placement
     from scalescope.outputs import check_input_path
 
     for r in results:

@@ -10,6 +10,8 @@ Public API (pure functions + frozen results):
 - :class:`SplitSpec`, :func:`split_cutoff`, :func:`split_top_fraction`, :func:`split_leave_family_out` (§1.8);
 - :func:`aue_sweep`, :func:`aue`, :func:`cluster_bootstrap_law` — backtests (§1.11);
 - :func:`v_optimal_subsets` — model-subset selection (§1.10);
+- :func:`place` — a user's own evaluated models (lm-eval / leaderboard results) in the reference capability space,
+  with compute position, equivalent compute and bootstrap-interval predictions (issue 16);
 - :mod:`~scalescope.observational.analyses` — the paper's analyses as runners;
   :mod:`~scalescope.observational.targets` — reproduction targets T1-T18.
 """
@@ -18,6 +20,7 @@ from scalescope.observational.backtest import aue, aue_sweep, cluster_bootstrap_
 from scalescope.observational.capability import fit_capabilities, make_imputer
 from scalescope.observational.compute import equivalent_compute, family_compute_fits
 from scalescope.observational.law import LawResult, fit_law, normalise_target
+from scalescope.observational.placement import PlacementResult, place
 from scalescope.observational.regression import fit_link
 from scalescope.observational.selection import v_optimal_subsets
 from scalescope.observational.splits import (
@@ -28,8 +31,8 @@ from scalescope.observational.splits import (
 )
 
 __all__ = [
-    "LawResult", "SplitSpec", "aue", "aue_sweep", "cluster_bootstrap_law",
+    "LawResult", "PlacementResult", "SplitSpec", "aue", "aue_sweep", "cluster_bootstrap_law",
     "equivalent_compute", "family_compute_fits", "fit_capabilities", "fit_law", "fit_link", "leave_one_family_out",
     "normalise_target",
-    "make_imputer", "split_cutoff", "split_leave_family_out", "split_top_fraction", "v_optimal_subsets",
+    "make_imputer", "place", "split_cutoff", "split_leave_family_out", "split_top_fraction", "v_optimal_subsets",
 ]

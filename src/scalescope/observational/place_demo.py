@@ -28,7 +28,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True) -> dict:
 
     from scalescope.data.benchmark_map import BENCHMARKS, write_lm_eval_v04
     from scalescope.observational import datasets as D
-    from scalescope.observational.place import place, write_placement
+    from scalescope.observational.placement import place, write_placement
     from scalescope.observational.preregister import score
     from scalescope.report.section import write_section
 

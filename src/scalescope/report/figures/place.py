@@ -1,6 +1,6 @@
 """Figures of ``scalescope obs place``: the user's models among the reference models (issue 16; spec §2.2, §3).
 
-Drawn from a :class:`~scalescope.observational.place.PlacementResult`; nothing is fitted here. The placement figure
+Drawn from a :class:`~scalescope.observational.placement.PlacementResult`; nothing is fitted here. The placement figure
 is the paper's "PC vs compute" view (spec §3, unified plot): reference models as PC-1 against true log10 FLOPs, marker
 and colour by family, dashed per-family lines for the families of the placed models and the equivalence family; the
 placed models as large stars. A placed model without FLOPs is drawn as a hollow star at its reference-family-

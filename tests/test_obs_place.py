@@ -155,7 +155,7 @@ def test_round_trip_lands_on_own_pcs_and_predictions(round_trip):
     assert complete.sum() == 71
     assert err[complete].max() < ROUND_TRIP_TOL
     # the 6 models with a missing cell: imputed row by row with the final reference PCA, not jointly as in the fit
-    assert err[~complete].max() < 1e-3
+    assert err[~complete].max() < 1e-5  # measured 4e-7 (tol 1e-4 stopping rule of the imputer)
     # family and FLOPs came back from the reference table (same ids): compute position and equivalence are defined
     assert res.placements[["Model Family", "FLOPs (1E21)"]].notna().sum().tolist() == [77, 75]
     # predictions: every target's in-sample prediction of a complete training model is reproduced

@@ -24,11 +24,25 @@ __all__ = ["build_summary", "write_analysis", "analyze_dirs"]
 def analyze_dirs(run_dirs, cfg, *, exclude_nonpositive: bool = False, progress: bool = False):
     """Read ``run_dirs`` and analyse them; returns ``(study, warnings)``.
 
+    A sweep directory (``scalescope calibrate sweep``; given alone) gives a
+    :class:`~scalescope.calibration.sweep.analysis.SweepStudy`, which :func:`write_analysis` also writes.
+
     Every input is validated before anything is written; a run directory named twice (also through a different
     path or a symlink) is an :class:`InputError`, since counting it twice would shrink every interval.
     """
     from scalescope.calibration.analysis import analyze_runs, read_run
+    from scalescope.calibration.sweep import is_sweep_dir
 
+    if any(is_sweep_dir(d) for d in run_dirs):  # a sweep: its cells, their metadata, per-family fits and panels
+        if len(run_dirs) != 1:
+            raise InputError(f"{next(d for d in run_dirs if is_sweep_dir(d))}: a sweep directory is analysed alone; "
+                             "give it as the only input")
+        from scalescope.calibration.sweep.analysis import analyze_sweep
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sweep = analyze_sweep(run_dirs[0], cfg, exclude_nonpositive=exclude_nonpositive, progress=progress)
+        return sweep, [str(w.message) for w in caught]
     seen: dict[str, str] = {}
     for d in run_dirs:
         key = os.path.realpath(d)
@@ -78,15 +92,21 @@ def write_analysis(study, cfg, out: str | Path, *, title: str = "Entropy calibra
 
 
 def _write_analysis(study, cfg, out: Path, *, title: str, order: int, notes: list[str] | None, intro: str) -> dict:
+    from scalescope.calibration.sweep.analysis import SweepStudy, write_sweep_parts
     from scalescope.report import write_section
     from scalescope.report.figures.calibration import render_study
     from scalescope.results import write_json
 
-    figures = render_study(study, out)
+    sweep = None
+    if isinstance(study, SweepStudy):  # from analyze_dirs on a sweep directory
+        sweep, study = write_sweep_parts(study, out), study.study
+    figures = (sweep["figures"] if sweep else []) + render_study(study, out)
     runs_csv = _write_csv(study.to_frame(), out / "runs.csv")
     curves = pd.concat([r.curves.assign(run=r.label) for r in study.runs], ignore_index=True)
     curves_csv = _write_csv(curves, out / "curves.csv")
     summary = build_summary(study, cfg, notes)
+    if sweep:
+        summary["sweep"] = sweep["summary"]
     write_json(summary, out / "summary.json")
 
     u = study.units
@@ -97,7 +117,8 @@ def _write_analysis(study, cfg, out: Path, *, title: str, order: int, notes: lis
         + (" (prompts that share a source document are resampled together)."
            if any(r.bootstrap_unit != "prompts" for r in study.runs) else "."),
     ]
-    metrics: dict = {}
+    metrics: dict = dict(sweep["metrics"]) if sweep else {}
+    lines += sweep["lines"] if sweep else []
     for r in study.runs:
         lines.append(
             f"{r.label}: EntCE {r.entce:+.4f} [{r.entce_ci[0]:+.4f}, {r.entce_ci[1]:+.4f}], entropy {r.entropy:.3f}, "
@@ -126,8 +147,9 @@ def _write_analysis(study, cfg, out: Path, *, title: str, order: int, notes: lis
         kind="calibration",
         summary="\n".join(lines),
         figures=figures,
-        tables=[(runs_csv, "Per-run calibration metrics"), {"path": str(curves_csv), "caption": "Per-step curves",
-                                                            "max_rows": 20}],
+        tables=(sweep["tables"] if sweep else []) + [
+            (runs_csv, "Per-run calibration metrics"),
+            {"path": str(curves_csv), "caption": "Per-step curves", "max_rows": 20}],
         metrics=metrics,
         order=order,
     )

@@ -5,6 +5,7 @@ Registered on the ``calibrate`` group by ``cli/calibrate.py``.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -40,7 +41,7 @@ def sweep(spec_path, out, dry_run, workers, ray_address, retries, as_json, quiet
     """Run every cell of the sweep SPEC (TOML) as a calibration run under DIR; re-running resumes.
 
     Finished cells are skipped, interrupted ones resume from their last shard, failed ones are retried; a cell that
-    still fails is recorded in DIR/sweep.json with its error while the rest finish. Analyse with
+    still fails is recorded in DIR/sweep.json with its error while the rest finish (exit status 1). Analyse with
     `scalescope calibrate analyze DIR --out OUT`.
 
     \b
@@ -71,6 +72,13 @@ def sweep(spec_path, out, dry_run, workers, ray_address, retries, as_json, quiet
     result = run_sweep(spec, out, executor=executor, retries=retries, progress=not quiet)
     if as_json:
         echo_json(result.to_dict())
-    elif not quiet or result.failed:
-        click.echo(result.summary(), err=quiet)
+    elif not quiet:
+        click.echo(result.summary())
     click.echo(str(out / "sweep.json"), err=as_json)
+    if result.failed:
+        # The other cells finished; exit 1 (not 2: the spec itself was fine) so scripts notice.
+        first = result.failed[0]
+        click.echo(f"error: {len(result.failed)} of {sum(result.counts.values())} cells failed (first: {first['id']}: "
+                   f"{first['error']}); errors are in {out / 'sweep.json'}; re-running the sweep retries them",
+                   err=True)
+        sys.exit(1)

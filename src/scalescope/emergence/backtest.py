@@ -5,12 +5,17 @@ on every task with enough models (research/emergence.md §2.G, §3.7):
 
 (a) ``compute-sigmoid`` / ``compute-linear`` -- the hard metric extrapolated directly in log10 training FLOPs
     (sigmoid with the floor at chance; a line, clipped to [0, 1]);
-(b) ``two-step`` -- Bhagia et al. (OLMo model ladders): compute -> task loss (bits per byte of the correct answer, or
-    perplexity) by a power law with offset, then task loss -> accuracy by a decreasing sigmoid fitted on *every
-    checkpoint* of the training models; ``two-step-lm`` does the same through the model's held-out LM loss
-    (Gadre et al., Du et al.). Step 1 uses compute only; ``two-step-nd`` is Bhagia's step 1 proper,
-    ``L(N, D) = E + A (N / 1e9)^-alpha + B (D / 1e11)^-beta`` fitted on the final checkpoints of the training models
-    (only where N and D vary independently, as in the OLMo ladder's Chinchilla multiples), then the same step 2;
+(b) ``two-step`` -- compute -> task loss (bits per byte of the correct answer, or perplexity) by the model-ladder
+    paper's compute-only ablation ``L(C) = A / C^alpha + E`` (:class:`scalescope.fit.ChinchillaLaw` on training
+    FLOPs), then task loss -> accuracy by the paper's step-2 sigmoid (:class:`scalescope.fit.LossSigmoid`) fitted
+    on the training models' checkpoints; ``two-step-lm`` does the same through the model's held-out LM loss
+    (Gadre et al., Du et al.). ``two-step-nd`` is Bhagia et al.'s method proper (:mod:`scalescope.emergence.ladder`,
+    arXiv:2412.04403): step 1 ``L(N, D) = A / N^alpha + B / D^beta + E`` on the training models' final checkpoints
+    (mean of the last 5 within the last 20 % of tokens; N = non-embedding parameters where the table has them),
+    step 2 on every checkpoint after the first 10 % of each model, 5-point moving average, ideal point (0, 1), with a
+    run-level bootstrap interval of the chained prediction (``pi_low``, ``pi_high``); it needs N and D that vary
+    independently (a ladder of token multipliers). ``two-step-nd-lm`` is the same through the LM loss (the paper's
+    "C4 loss" design choice; it is what applies to gadre-scaling, which has no task loss);
 (c) ``obs-pc`` -- observational scaling (Ruan et al.): PC1 of the base benchmark vector (imputed, standardised),
     then a sigmoid of the target in PC1; only where benchmark scores exist (obsscaling).
 
@@ -27,14 +32,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize  # only the legacy compute-only step 1 below (pre-existing; see module notes)
 
 from scalescope.emergence import stats as st
 from scalescope.emergence.curves import CURVE_KEY, lm_loss_by_model
+from scalescope.emergence.ladder import LadderConfig, fit_two_step
 from scalescope.errors import InputError
 from scalescope.results import Result
 
-METHODS = ("compute-sigmoid", "compute-linear", "two-step", "two-step-nd", "two-step-lm", "obs-pc")
+METHODS = ("compute-sigmoid", "compute-linear", "two-step", "two-step-nd", "two-step-lm", "two-step-nd-lm",
+           "obs-pc")
+LADDER_N_BOOT = 40  # replicates of the chained-prediction bootstrap per curve (backtest runs every curve)
 MIN_TRAIN = 3
 
 
@@ -111,49 +119,44 @@ def _power_law_offset(x_log10: np.ndarray, L: np.ndarray):
     return lambda x: E + np.exp(logA) * 10 ** (-alpha * (np.asarray(x) - xr))
 
 
+def _nd_identified(N, D, L) -> bool:
+    """Whether ``L(N, D)`` is identified: 6+ points and log N, log D not (nearly) collinear."""
+    n, d = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
+    return len(L) >= 6 and np.ptp(n) > 0 and np.ptp(d) > 0 and abs(np.corrcoef(n, d)[0, 1]) <= 0.98
+
+
 def _power_law_nd(N: np.ndarray, D: np.ndarray, L: np.ndarray):
-    """Fit ``L = E + A (N/1e9)^-alpha + B (D/1e11)^-beta`` (Bhagia et al. step 1; Chinchilla's form) by bounded
-    least squares from a grid of starts; returns a predictor ``f(N, D)``, or None where N and D do not vary
-    independently (log N and log D nearly collinear: the two terms are not identified) or every start fails."""
-    n, d, L = np.log(np.asarray(N, float) / 1e9), np.log(np.asarray(D, float) / 1e11), np.asarray(L, float)
-    if len(L) < 6 or np.ptp(n) == 0 or np.ptp(d) == 0 or abs(np.corrcoef(n, d)[0, 1]) > 0.98:
+    """Bhagia et al. step 1 (:class:`scalescope.fit.ChinchillaLaw`, the authors' Huber-on-log fit) as a predictor
+    ``f(N, D)``, or None where N and D do not vary independently (the two terms are not identified) or the fit
+    fails."""
+    from scalescope.fit import ChinchillaLaw
+
+    if not _nd_identified(N, D, L):
         return None
-    Lmin = float(np.min(L))
-
-    def model(p, n, d):
-        E, logA, a, logB, b = p
-        return E + np.exp(logA - a * n) + np.exp(logB - b * d)
-
-    best = None
-    for E0 in (0.0, 0.5 * Lmin):
-        for a0 in (0.1, 0.3, 0.6):
-            for b0 in (0.1, 0.3, 0.6):
-                share = max(float(np.mean(L)) - E0, 1e-6) / 2
-                p0 = [E0, math.log(share), a0, math.log(share), b0]
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        r = optimize.least_squares(lambda p: model(p, n, d) - L, p0, max_nfev=2000,
-                                                   bounds=([0.0, -30, 0.0, -30, 0.0], [max(Lmin, 1e-9), 30, 3, 30, 3]))
-                except ValueError:
-                    continue
-                if best is None or r.cost < best.cost:
-                    best = r
-    if best is None:
+    try:
+        m = ChinchillaLaw().fit(np.column_stack([N, D]), L)
+    except InputError:
         return None
-    p = best.x
-    return lambda N_, D_: model(p, np.log(np.asarray(N_, float) / 1e9), np.log(np.asarray(D_, float) / 1e11))
+    return lambda N_, D_: m.predict(np.column_stack([np.ravel(N_), np.ravel(D_)]))
 
 
-def predict_two_step_nd(N_tr, D_tr, L_tr, N_te, D_te, L_link, y_link, chance):
-    """Bhagia et al.: step 1 task loss from (N, D) on the training models; step 2 as :func:`predict_two_step`.
-    Returns (predictions, predicted task loss), both NaN where step 1 is not identified."""
-    step1 = _power_law_nd(N_tr, D_tr, L_tr)
-    if step1 is None:
-        nan = np.full(len(N_te), np.nan)
-        return nan, nan
-    L_hat = step1(N_te, D_te)
-    return _step2(L_hat, L_link, y_link, chance), L_hat
+#: The model-ladder configuration used on canonical tables: the paper's, except that the final-checkpoint average
+#: is restricted to checkpoints within the last 20 % of tokens (tables with sparse checkpoints).
+BACKTEST_LADDER = LadderConfig(n_boot=LADDER_N_BOOT, final_window_frac=0.2)
+
+
+def predict_two_step_nd(ck: pd.DataFrame, targets: pd.DataFrame, chance: float):
+    """Bhagia et al. on a curve: ``ck`` = training checkpoints (run, n, d, loss, acc; training order), ``targets``
+    = (target, n, d). Returns (predicted accuracy, predicted loss, interval low, interval high), NaN where step 1
+    is not identified."""
+    nan = np.full(len(targets), np.nan)
+    fin = ck.groupby("run", sort=False).tail(1)
+    if not _nd_identified(fin["n"], fin["d"], fin["loss"]):
+        return nan, nan, nan, nan
+    p = fit_two_step(ck, targets, chance=_floor(chance) if math.isfinite(chance) else 0.0,
+                     config=BACKTEST_LADDER).predictions
+    return (p["pred_acc"].to_numpy(), p["pred_loss"].to_numpy(), p["acc_ci_low"].to_numpy(),
+            p["acc_ci_high"].to_numpy())
 
 
 def _floor(chance: float) -> float:
@@ -171,10 +174,16 @@ def predict_compute_linear(x_tr, y_tr, x_te, chance):
 
 
 def _step2(L_hat, L_link, y_link, chance):
-    """Two-step methods' step 2: a decreasing sigmoid of accuracy in task loss fitted on every checkpoint of the
-    training models (``L_link``, ``y_link``), evaluated at the predicted losses; NaN where the fit fails."""
-    s = st.sigmoid_fit(L_link, y_link, floor=_floor(chance), ceiling=None, k_sign=-1)
-    return s.predict(L_hat) if math.isfinite(s.x0) else np.full(len(L_hat), np.nan)
+    """Two-step methods' step 2: the model-ladder sigmoid of accuracy in task loss (:class:`scalescope.fit.LossSigmoid`,
+    the authors' bounds, start and ideal point) fitted on every checkpoint of the training models (``L_link``,
+    ``y_link``), evaluated at the predicted losses; NaN where the fit fails."""
+    from scalescope.fit import LossSigmoid
+
+    try:
+        m = LossSigmoid(chance=_floor(chance)).fit(L_link, y_link)
+    except InputError:
+        return np.full(len(L_hat), np.nan)
+    return m.predict(np.asarray(L_hat, float))
 
 
 def predict_two_step(x_tr, L_tr, x_te, L_link, y_link, chance):
@@ -260,6 +269,24 @@ def _obs_pcs(table: pd.DataFrame, exclude_task: str) -> pd.Series | None:
     return pd.Series(pc, index=W.index)
 
 
+def _n_params(rows: pd.DataFrame) -> np.ndarray:
+    """N for the (N, D) law: non-embedding parameters where the table has them (Bhagia et al. and Kaplan et al. use
+    them), else ``params_total`` (for olmo-ladder these are upstream's N, which already exclude the input
+    embedding; see :mod:`scalescope.emergence.ladder`)."""
+    ne = rows["params_nonembed"].to_numpy(float) if "params_nonembed" in rows else np.full(len(rows), np.nan)
+    return np.where(np.isfinite(ne) & (ne > 0), ne, rows["params_total"].to_numpy(float))
+
+
+def _ladder_checkpoints(rows: pd.DataFrame, col: str) -> pd.DataFrame:
+    """Training models' checkpoints as the model-ladder functions want them: run, n, d, loss, acc in step order."""
+    r = rows[np.isfinite(rows[col]) & np.isfinite(rows["value"]) & (rows["tokens"] > 0)]
+    r = r.assign(_n=_n_params(r)).sort_values(["model", "step"], kind="stable")
+    r = r[np.isfinite(r["_n"]) & (r["_n"] > 0)]
+    return pd.DataFrame({"run": r["model"].to_numpy(), "n": r["_n"].to_numpy(float),
+                         "d": r["tokens"].to_numpy(float), "loss": r[col].to_numpy(float),
+                         "acc": r["value"].to_numpy(float)})
+
+
 def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS, pool_families: bool | None = None,
              min_train: int = MIN_TRAIN, random_state: int = 0, progress: bool = False) -> BacktestResult:
     """Leave-top-out backtest of every hard-metric curve of ``table`` (Test G1).
@@ -327,6 +354,7 @@ def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS
         all_tr = g[~g["held_out"]]
         out: dict[str, np.ndarray] = {}
         step1: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # two-step methods: (predicted, measured) loss
+        pis: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # methods with a prediction interval: (low, high)
         for m in methods:
             try:
                 if m == "compute-sigmoid":
@@ -343,21 +371,19 @@ def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS
                     out[m], L_hat = predict_two_step(x_tr[ok], L_tr[ok], x_te, link[col].to_numpy(float),
                                                      link["value"].to_numpy(float), chance)
                     step1[m] = (L_hat, te[col].to_numpy(float))
-                elif m == "two-step-nd":
-                    L_tr = tr["task_loss"].to_numpy(float)
-                    link = all_tr[np.isfinite(all_tr["task_loss"]) & np.isfinite(all_tr["value"])]
-                    ok = np.isfinite(L_tr) & (tr["params_total"].to_numpy(float) > 0) & \
-                        (tr["tokens"].to_numpy(float) > 0)
-                    if ok.sum() < 6 or len(link) < 4:
+                elif m in ("two-step-nd", "two-step-nd-lm"):
+                    col = "task_loss" if m == "two-step-nd" else "lm_loss"
+                    ck = _ladder_checkpoints(all_tr, col)
+                    if ck["run"].nunique() < 6:
                         continue
-                    yhat, L_hat = predict_two_step_nd(tr["params_total"].to_numpy(float)[ok],
-                                                  tr["tokens"].to_numpy(float)[ok], L_tr[ok],
-                                                  te["params_total"].to_numpy(float), te["tokens"].to_numpy(float),
-                                                  link["task_loss"].to_numpy(float), link["value"].to_numpy(float),
-                                                  chance)
+                    tg = pd.DataFrame({"target": te["model"].to_numpy(), "n": _n_params(te), "d": te["tokens"]})
+                    if not (np.isfinite(tg["n"]).all() and (tg["d"] > 0).all()):
+                        continue
+                    yhat, L_hat, lo_, hi_ = predict_two_step_nd(ck, tg, chance)
                     if np.isfinite(yhat).any():
                         out[m] = yhat
-                        step1[m] = (L_hat, te["task_loss"].to_numpy(float))
+                        step1[m] = (L_hat, te[col].to_numpy(float))
+                        pis[m] = (lo_, hi_)
                 elif m == "obs-pc":
                     if "obsscaling" not in set(g["source"]):
                         continue
@@ -381,11 +407,12 @@ def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS
             scored = np.isfinite(err) & np.isfinite(se_te)
             within = err <= 2 * se_te
             lp, la = step1.get(m, (np.full(len(te), np.nan), np.full(len(te), np.nan)))
-            for mdl, xv, a, p_, e, se_, ok_, w_, lp_, la_ in zip(te["model"], te["train_flops"], y_te, yhat, err,
-                                                                se_te, scored, within, lp, la):
+            pl, ph = pis.get(m, (np.full(len(te), np.nan), np.full(len(te), np.nan)))
+            for mdl, xv, a, p_, e, se_, ok_, w_, lp_, la_, pl_, ph_ in zip(te["model"], te["train_flops"], y_te, yhat,
+                                                                          err, se_te, scored, within, lp, la, pl, ph):
                 preds.append(dict(curve=name, method=m, model=mdl, train_flops=xv, actual=a, predicted=p_,
                                   abs_error=e, measurement_se=se_, within_2se=bool(w_) if ok_ else None,
-                                  predicted_loss=lp_, actual_loss=la_))
+                                  predicted_loss=lp_, actual_loss=la_, pi_low=pl_, pi_high=ph_))
             share2 = float(within[scored].mean()) if scored.any() else float("nan")
             lo, hi = _mae_ci(err, rng)
             errs.append(dict(curve=name, **{kk: kd[kk] for kk in key}, method=m, n_train=len(tr), n_test=len(te),
@@ -394,7 +421,7 @@ def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS
                              max_abs_error=float(np.nanmax(err)) if np.isfinite(err).any() else float("nan"),
                              share_within_2se=share2))
     pred_cols = ["curve", "method", "model", "train_flops", "actual", "predicted", "abs_error", "measurement_se",
-                 "within_2se", "predicted_loss", "actual_loss"]
+                 "within_2se", "predicted_loss", "actual_loss", "pi_low", "pi_high"]
     err_cols = ["curve", *key, "method", "n_train", "n_test", "mae", "mae_ci_low", "mae_ci_high", "max_abs_error",
                 "share_within_2se"]
     return BacktestResult(holdout=holdout, predictions=pd.DataFrame(preds, columns=pred_cols),

@@ -84,6 +84,7 @@ class LadderConfig:
     sizes: tuple[str, ...] = ("190M", "370M", "760M", "1B")
     multipliers: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0)
     moving_avg: int = 5
+    final_window_frac: float | None = None  # None: upstream (last ``moving_avg`` rows, however far apart)
     skip_frac: float = 0.1
     delta: float = 1e-3
     anchor: bool = True
@@ -108,9 +109,10 @@ def _moving_average(v: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([c[: n - 1] / np.arange(1, n), out[n - 1 :] / n])
 
 
-def step1_points(checkpoints: pd.DataFrame, *, moving_avg: int = 5) -> pd.DataFrame:
+def step1_points(checkpoints: pd.DataFrame, *, moving_avg: int = 5, window_frac: float | None = None) -> pd.DataFrame:
     """One row per run: N, D and FLOPs of the last checkpoint, task loss and accuracy averaged over the last
-    ``moving_avg`` checkpoints (upstream ``get_step1_data_by_name``).
+    ``moving_avg`` checkpoints (upstream ``get_step1_data_by_name``); with ``window_frac`` only those within the last
+    ``window_frac`` of the run's tokens (for sparse checkpoints, where the last 5 would reach far back).
 
     ``checkpoints``: columns ``run, n, d, loss, acc`` (``flops`` optional), rows in training order per run.
 
@@ -124,6 +126,8 @@ def step1_points(checkpoints: pd.DataFrame, *, moving_avg: int = 5) -> pd.DataFr
     rows = []
     for run, g in checkpoints.groupby("run", sort=False):
         tail = g.iloc[-int(moving_avg):]
+        if window_frac is not None:
+            tail = tail[tail["d"] >= (1 - window_frac) * float(g["d"].iloc[-1])]
         rows.append({"run": run, "n": float(g["n"].iloc[-1]), "d": float(g["d"].iloc[-1]),
                      "flops": float(g["flops"].iloc[-1]) if "flops" in g else float("nan"),
                      "loss": float(tail["loss"].mean()), "acc": float(tail["acc"].mean())})
@@ -226,7 +230,7 @@ def fit_two_step(checkpoints: pd.DataFrame, targets: pd.DataFrame, *, chance: fl
     True
     """
     n_boot = config.n_boot if n_boot is None else int(n_boot)
-    s1 = step1_points(checkpoints, moving_avg=config.moving_avg)
+    s1 = step1_points(checkpoints, moving_avg=config.moving_avg, window_frac=config.final_window_frac)
     s2 = step2_points(checkpoints, skip_frac=config.skip_frac, moving_avg=config.moving_avg)
     if len(s1) < 6:
         raise InputError(f"model ladder: step 1 has 5 parameters and needs at least 6 runs, got {len(s1)}")
@@ -261,7 +265,7 @@ def fit_single_step(checkpoints: pd.DataFrame, targets: pd.DataFrame, *, chance:
                     config: LadderConfig = LadderConfig()) -> tuple[FitResult, np.ndarray]:
     """The paper's single-step ablation: ``Acc(N, D)`` fitted on the runs' final accuracy (mean of the last
     ``moving_avg`` checkpoints; upstream ``single_step.py``). Returns the fit and the targets' predictions."""
-    s1 = step1_points(checkpoints, moving_avg=config.moving_avg)
+    s1 = step1_points(checkpoints, moving_avg=config.moving_avg, window_frac=config.final_window_frac)
     m = ChinchillaSigmoid(chance=chance, delta=config.delta).fit(s1[["n", "d"]].to_numpy(float),
                                                                   s1["acc"].to_numpy(float))
     return m.result_, m.predict(targets[["n", "d"]].to_numpy(float))
@@ -272,7 +276,7 @@ def fit_compute_two_step(checkpoints: pd.DataFrame, target_flops, *, chance: flo
     """The paper's compute-only ablation: step 1 ``L(C) = A / C^alpha + E`` on the runs' final training FLOPs
     (``checkpoints["flops"]``; upstream ``step1_flops.py``), step 2 as :func:`fit_two_step`. Returns the step-1 fit,
     predicted losses and accuracies at ``target_flops``."""
-    s1 = step1_points(checkpoints, moving_avg=config.moving_avg)
+    s1 = step1_points(checkpoints, moving_avg=config.moving_avg, window_frac=config.final_window_frac)
     s2 = step2_points(checkpoints, skip_frac=config.skip_frac, moving_avg=config.moving_avg)
     m1 = ChinchillaLaw(delta=config.delta).fit(s1[["flops"]].to_numpy(float), s1["loss"].to_numpy(float))
     m2 = LossSigmoid(chance=chance, anchor=config.anchor).fit(s2["loss"].to_numpy(float), s2["acc"].to_numpy(float))

@@ -293,7 +293,9 @@ def analyze_sweep(sweep_dir: str | os.PathLike, config: AnalysisConfig | None = 
     # run labels are the cell ids (the run directories' names)
     sizes = {x["cell"]: {"params": x.get("params"), "train_tokens": x.get("train_tokens")} for x in rows}
     seeds = {x["cell"]: x.get("seed") for x in rows}
-    fits = _family_fits(study.runs, sizes, exclude_nonpositive=exclude_nonpositive)
+    with warnings.catch_warnings():  # an undefined fit says why in its result; analyze_runs already warned once
+        warnings.simplefilter("ignore")
+        fits = _family_fits(study.runs, sizes, exclude_nonpositive=exclude_nonpositive)
     by_cell = {r.label: r for r in study.runs}
     table = pd.DataFrame(rows)
     for col, attr in (("entce", "entce"), ("log_loss", "log_loss"), ("entropy", "entropy")):

@@ -46,12 +46,28 @@ def plot_family_panels(fits, axes, *, axis_name: str | None = None):
     families: dict[str, list] = {}
     for f in fits:
         fam, series = _split(f.family)
-        families.setdefault(fam, []).append(dataclasses.replace(f, family=series))
+        families.setdefault(fam, []).append(dataclasses.replace(f, family=series, reason=_short_reason(f)))
     for ax, (fam, fs) in zip(np.ravel(axes), families.items()):
-        plot_exponent(fs, ax, title=fam)
+        ok = [f for f in fs if f.status == "ok"]
+        # ln EntCE exists only for the defined fits: draw those; name the others (their EntCE <= 0) on the panel.
+        plot_exponent(ok or fs, ax, title=fam)
+        if ok and len(ok) < len(fs):
+            ax.text(0.02, 0.98, "not shown (ln EntCE undefined):\n" + "\n".join(
+                f"{f.family}: {f.reason}" for f in fs if f.status != "ok"), transform=ax.transAxes, fontsize=7,
+                va="top", color="#a00")
         word = _AXIS_WORDS.get(axis_name or fs[0].size_axis or "", "size")
         ax.set_xlabel(f"ln {word}")
     return axes
+
+
+def _short_reason(f) -> str:
+    """An undefined fit's reason without the list of run names (the tables keep the full reason)."""
+    if f.status == "ok":
+        return f.reason
+    if "EntCE <= 0" in f.reason:
+        k = sum(1 for e in f.entce if not (np.isfinite(e) and e > 0))
+        return f"EntCE <= 0 for {k} of {len(f.entce)} runs"
+    return f.reason
 
 
 def plot_tradeoff_paths(paths, ax, *, title: str | None = None):

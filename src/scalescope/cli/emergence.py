@@ -60,7 +60,8 @@ def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, overwrite: bool,
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--holdout", default=None, help="size:K (K largest sizes), top:Q (top compute fraction) or cutoff:FLOPS.")
 @click.option("--methods", default=None,
-              help="Comma list of compute-sigmoid, compute-linear, two-step, two-step-nd, two-step-lm, obs-pc "
+              help="Comma list of compute-sigmoid, compute-linear, two-step, two-step-nd, two-step-lm, two-step-nd-lm, "
+                   "obs-pc "
                    "(default: all that apply to the data).")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard as JSON.")
 @overwrite_option
@@ -70,8 +71,9 @@ def backtest_cmd(data: str, out_dir: Path, holdout: str | None, methods: str | N
     """Hold out the largest models and predict their hard metric from smaller ones, per method.
 
     Methods: the hard metric extrapolated in log compute (compute-sigmoid, compute-linear); two steps through the
-    task loss (two-step: loss from compute; two-step-nd: loss from N and D, Bhagia et al.) or the LM loss
-    (two-step-lm); observational PC1 (obs-pc). Writes errors.csv, predictions.csv (with the measurement SE and,
+    task loss (two-step: loss from compute; two-step-nd: loss from N and D, Bhagia et al.'s model-ladder method with
+    a run-bootstrap interval) or the LM loss (two-step-lm; two-step-nd-lm); observational PC1 (obs-pc). On
+    olmo-ladder the paper's own setup (ladder 190M-1B x 1-10xC -> OLMo 2 7B-4T / 13B-5T) is reported too. Writes errors.csv, predictions.csv (with the measurement SE and,
     for two-step methods, step-1 loss predicted vs measured), summary.json and figures.
 
     \b

@@ -311,10 +311,22 @@ def run_backtest(table: pd.DataFrame, out: Path, *, name: str, holdout: str | No
         per_task.setdefault(e["curve"], {})[e["method"]] = {
             "mae": e["mae"], "mae_ci": [e["mae_ci_low"], e["mae_ci_high"]], "max_abs_error": e["max_abs_error"],
             "n_train": int(e["n_train"]), "n_test": int(e["n_test"])}
+    for _, p in r.predictions[np.isfinite(r.predictions["pi_low"])].iterrows():  # model-ladder intervals
+        per_task[p["curve"]][p["method"]].setdefault("predictions", {})[p["model"]] = {
+            "predicted": p["predicted"], "pi95": [p["pi_low"], p["pi_high"]], "actual": p["actual"]}
+    ladder = None
+    if name == "olmo-ladder":  # the paper's own setup needs the annealed 7B / final 13B runs of the dataset
+        from scalescope.emergence.ladder import reproduce_olmo_ladder
+
+        ladder = reproduce_olmo_ladder(n_boot=50, progress=progress)
     case = None
     if "OLMo-2-7B" in set(table["model"]) and (table["prompt_format"] == "mc").any():
         case = olmo_mmlu_mc_case(table)
     summary = {"data": name, "holdout": r.holdout, "leaderboard": board, "tasks": per_task,
+               "model_ladder_paper": ({"predictions": ladder.predictions, "params": ladder.params,
+                                       "variance": ladder.variance,
+                                       "variance_error_spearman": ladder.variance_error_spearman}
+                                      if ladder is not None else None),
                "held_out_models": sorted(set(r.predictions["model"])),
                "olmo_7b_mmlu_mc_case": ({"fit_until_step": case.fit_until_step, "backtest": case.backtest}
                                         if case is not None else None)}
@@ -326,6 +338,27 @@ def run_backtest(table: pd.DataFrame, out: Path, *, name: str, holdout: str | No
     fig, ax = new_figure()
     fig_e.plot_pred_vs_actual(r.predictions, ax)
     figures.append((_savefig(fig, out / "pred_vs_actual.png"), "Held-out predictions vs measurements."))
+    tables = [("errors.csv", "Per-curve backtest errors"),
+              ("predictions.csv", "Per-model predictions (two-step methods: step-1 loss predicted vs measured; "
+                                  "two-step-nd: 95% run-bootstrap interval pi_low-pi_high)")]
+    if ladder is not None:
+        from scalescope.report.figures import ladder as fig_l
+
+        for task in ladder.predictions["task"].unique():
+            fig, axs = new_figure(ncols=3, width=4.4)
+            fig_l.plot_step1(ladder, task, axs[0, 0])
+            fig_l.plot_step2(ladder, task, axs[0, 1])
+            fig_l.plot_chained(ladder, task, axs[0, 2])
+            figures.append((_savefig(fig, out / f"ladder_{task}.png"),
+                            f"Model ladder (Bhagia et al. Fig. 1), {task}: step 1, step 2, chained prediction of "
+                            "OLMo 2 7B-4T / 13B-5T from 190M-1B x 1-10xC."))
+        fig, ax = new_figure(width=5)
+        fig_l.plot_variance_vs_error(ladder, ax)
+        figures.append((_savefig(fig, out / "ladder_variance.png"),
+                        "Model ladder: checkpoint-to-checkpoint accuracy variance vs prediction error per task."))
+        write_csv(ladder.predictions, out / "ladder.csv")
+        tables.append(("ladder.csv", "Model-ladder paper setup: per task and target, predicted vs measured accuracy "
+                                     "(95% run-bootstrap interval), single-step and compute-only ablations"))
     for frame, fname in ((r.errors, "errors.csv"), (r.predictions, "predictions.csv")):
         write_csv(frame, out / fname)
     write_json(summary, out / "summary.json")
@@ -334,8 +367,6 @@ def run_backtest(table: pd.DataFrame, out: Path, *, name: str, holdout: str | No
                   summary=f"Held out {r.holdout}: best method {best['method']} with mean absolute error "
                           f"{best['mean_mae']:.4f} (95% CI {best['ci_low']:.4f}-{best['ci_high']:.4f}) over "
                           f"{int(best['n_curves'])} curves.",
-                  figures=figures, tables=[("errors.csv", "Per-curve backtest errors"),
-                                           ("predictions.csv", "Per-model predictions (two-step methods: step-1 "
-                                                               "loss predicted vs measured)")],
+                  figures=figures, tables=tables,
                   metrics={"best_method": best["method"], "best_mae": best["mean_mae"]}, order=31)
     return to_jsonable(summary)

@@ -27,7 +27,10 @@ single-step prediction, compute-only two-step prediction).
 
 Tolerances: ``TOL_ACC = 1e-6`` (accuracy, absolute) and ``TOL_LOSS = 1e-6`` (bits per byte) for predictions;
 ``TOL_PARAM = 1e-5`` for parameters (we run the authors' objective, bounds and starts; measured differences are
-<= 3e-7 and come from a vectorised gradient and the analytic step-2 Jacobian).
+<= 3e-7 and come from a vectorised gradient and the analytic step-2 Jacobian). The single-step ablation
+(7 parameters, Huber with delta = 1e-3 on log accuracy, i.e. nearly L1) is path-dependent under L-BFGS-B: from the
+upstream start alone, summation-order differences sent CSQA to 0.690 instead of 0.710; with scalescope's extra
+starts every task lands within ``TOL_SINGLE = 1e-3`` (0.1 point; OpenBookQA 5e-4) of the authors' numbers.
 
 The paper's headline is "within 2 points of absolute error on four tasks for both targets"; the other four tasks
 average 6.9 points (v1 abstract). Reproduced with the authors' code on this data: MMLU 0.63 / 0.35, PIQA 0.83 / 0.88,
@@ -50,6 +53,7 @@ from scalescope.emergence.ladder import PAPER_TASKS, LadderConfig, reproduce_olm
 TOL_ACC = 1e-6
 TOL_LOSS = 1e-6
 TOL_PARAM = 1e-5
+TOL_SINGLE = 1e-3  # single-step ablation: see the module docstring
 
 UPSTREAM = {
     "mmlu": {
@@ -133,7 +137,7 @@ def test_predictions_match_the_authors_code(ladder):
             assert row["pred_loss"] == pytest.approx(loss, abs=TOL_LOSS), (task, target)
             assert row["pred_acc"] == pytest.approx(acc, abs=TOL_ACC), (task, target)
             assert row["actual_acc"] == pytest.approx(actual, abs=TOL_ACC), (task, target)
-            assert row["single_step_acc"] == pytest.approx(single, abs=TOL_ACC), (task, target)
+            assert row["single_step_acc"] == pytest.approx(single, abs=TOL_SINGLE), (task, target)
             assert row["compute_acc"] == pytest.approx(compute, abs=TOL_ACC), (task, target)
 
 

@@ -1,7 +1,9 @@
 """Entropy calibration of language models (Cao, Valiant & Liang, NeurIPS 2025): measure, analyse, mitigate.
 
 Measurement: :func:`resolve_model` (model spec -> backend), :func:`load_corpus`, :func:`parse_sampler`,
-:class:`CalibrationConfig` + :class:`CalibrationRun` (writes a run directory), :func:`load_run` (reads one).
+:class:`CalibrationConfig` + :class:`CalibrationRun` (writes a run directory), :func:`run_calibration` (what
+``calibrate run`` does), :func:`load_run` (reads one). Sweeps: :func:`load_spec`, :func:`run_sweep`,
+:func:`analyze_sweep` (:mod:`scalescope.calibration.sweep`).
 Names are imported lazily so ``import scalescope.calibration`` does not import torch.
 """
 
@@ -16,6 +18,10 @@ _LAZY = {
     "load_corpus": "scalescope.calibration.corpora",
     "parse_sampler": "scalescope.calibration.samplers",
     "resolve_model": "scalescope.calibration.models",
+    "run_calibration": "scalescope.calibration.execute",
+    "load_spec": "scalescope.calibration.sweep.spec",
+    "run_sweep": "scalescope.calibration.sweep.runner",
+    "analyze_sweep": "scalescope.calibration.sweep.analysis",
 }
 
 __all__ = sorted(_LAZY)

@@ -135,8 +135,13 @@ def detect_gpus() -> int:
 _WORKER_GPU: str | None = None
 
 
-def _init_worker(gpu_queue) -> None:
+def _init_worker(gpu_queue, threads: int) -> None:
     global _WORKER_GPU
+    # N workers share the machine's cores: each gets its share of intra-op threads (what Ray does with num_cpus).
+    # Without this every worker starts one thread per core, and on a busy machine torch's spinning threads made an
+    # n-gram cell 20-40x slower (BENCHMARKS.md, issue 15).
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
     if gpu_queue is not None:
         _WORKER_GPU = str(gpu_queue.get())
         os.environ["CUDA_VISIBLE_DEVICES"] = _WORKER_GPU  # before anything in this process touches CUDA
@@ -189,8 +194,9 @@ class LocalExecutor(Executor):
             queue = ctx.Queue()
             for i in range(self.workers):
                 queue.put(i % n)
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(queue,))
+                                   initargs=(queue, threads))
 
     def run(self, tasks):
         tasks = list(tasks)

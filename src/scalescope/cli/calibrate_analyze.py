@@ -47,6 +47,7 @@ def analyze(run_dirs, out, bits, early, late, n_boot, ci, seed, entropy, smooth_
       scalescope calibrate run --model ngram:3@20000 --corpus wikitext-2 --steps 128 --samples 64 --out runs/n20k
       scalescope calibrate run --model ngram:3@200000 --corpus wikitext-2 --steps 128 --samples 64 --out runs/n200k
       scalescope calibrate analyze runs/n20k runs/n200k --out calib-out
+      scalescope calibrate analyze sweep1 --out sweep1-out   # a `calibrate sweep` DIR: per-family fits, panels
     """
     from scalescope.calibration.analysis import AnalysisConfig
     from scalescope.calibration.writer import analyze_dirs, write_analysis

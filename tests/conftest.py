@@ -37,3 +37,20 @@ def data_dir() -> Path:
     if DATA_DIR is None or not DATA_DIR.is_dir():
         pytest.skip("SCALESCOPE_DATA_DIR is not set and ../shared/data is absent")
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def readme_run(tmp_path_factory, data_dir):
+    """Every scalescope command of README.md run once, in order, from a fresh working directory.
+
+    Returns ``(workdir, [(argv, CompletedProcess), ...])``. See ``tests/readme_commands.py`` for what "verbatim"
+    means here (and ``SCALESCOPE_README_FULL``).
+    """
+    import readme_commands as rc
+
+    work = tmp_path_factory.mktemp("readme-cwd")
+    rc.make_user_inputs(work, data_dir)
+    done = []
+    for argv in rc.readme_commands():
+        done.append((argv, rc.run(rc.scaled(argv), work)))
+    return work, done

@@ -69,6 +69,12 @@ _STAGING_SENTINEL = ".scalescope-staging"
 _ACTIVE: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar("scalescope_active_outputs", default=())
 
 
+def _file_mode() -> int:
+    mask = os.umask(0o022)  # read the process umask (there is no getter) and put it back at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # single files
 # ----------------------------------------------------------------------------------------------------------------
@@ -98,6 +104,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, _file_mode())  # mkstemp makes 0600; an output file gets the usual umask-derived mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

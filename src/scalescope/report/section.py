@@ -75,10 +75,8 @@ def write_section(
         p = Path(p)
         for cand in ([p] if p.is_absolute() else [p, directory / p]):
             r = Path(os.path.realpath(cand))
-            if r.is_relative_to(base) and os.path.lexists(cand):
+            if r.is_relative_to(base) and r != base:
                 return r.relative_to(base).as_posix()
-        if not p.is_absolute() and ".." not in p.parts:
-            return p.as_posix()  # written later by the caller, relative to the folder
         raise ValueError(f"write_section: {p} is not inside the section folder {directory}")
 
     def norm(items):

@@ -228,7 +228,7 @@ class RunInfo:
     complete: bool = True
 
     @classmethod
-    def from_manifest(cls, manifest: dict, label: str | None = None) -> RunInfo:
+    def from_manifest(cls, manifest: dict, label: str | None = None, where: str = "manifest") -> RunInfo:
         model = str(_get(manifest, "model.spec", "model_spec", "model.id", "model", default="unknown"))
         sampler_raw = _get(manifest, "sampler.spec", "sampler_spec", "sampler", default="")
         sampler = sampler_raw if isinstance(sampler_raw, str) else json.dumps(sampler_raw, sort_keys=True)
@@ -237,6 +237,10 @@ class RunInfo:
         # A sweep (calibration.sweep) adds its cell's metadata under "sweep": declared sizes and family win.
         train_tokens = _get(manifest, "sweep.train_tokens", "train_tokens", "model.train_tokens", "backend.train_tokens")
         params = _get(manifest, "sweep.params", "params", "model.params", "backend.params", "n_params")
+        for name, v in (("train_tokens", train_tokens), ("params", params)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+                                  or v <= 0):
+                raise InputError(f"{where}: manifest '{name}' must be a positive number, got {v!r}")
         if train_tokens is not None and not (_get(manifest, "sweep.size_axis") == "params" and params is not None):
             size, axis = float(train_tokens), "train_tokens"
         elif params is not None:
@@ -653,8 +657,12 @@ def analyze_run(
         data = read_run(run)
     where = str(data.path) if data.path is not None else (label or "records")
     df = _validate_records(data.records, where)
-    info = RunInfo.from_manifest(data.manifest, label=label or (data.path.name if data.path is not None else None))
+    info = RunInfo.from_manifest(data.manifest, label=label or (data.path.name if data.path is not None else None),
+                                 where=where)
     n_steps_manifest = _get(data.manifest, "steps")
+    if n_steps_manifest is not None and (isinstance(n_steps_manifest, bool) or not isinstance(n_steps_manifest, int)
+                                         or n_steps_manifest < 0):
+        raise InputError(f"{where}: manifest 'steps' must be a non-negative integer, got {n_steps_manifest!r}")
     m, convention = _matrices(df, cfg, int(n_steps_manifest) if n_steps_manifest else None, where)
     n, T = m.h.shape
     sc = cfg.scale
@@ -924,8 +932,9 @@ def fit_exponent(
     ``sizes`` default to each run's ``size`` (``train_tokens`` for n-gram families, ``params`` for HF models);
     ``axis`` names what ``sizes`` are (default: the runs' ``size_axis``), e.g. ``"log_loss"`` for ln EntCE on ln
     log loss. ``size_boot`` (one array of bootstrap replicates per run, paired with ``boot_entce``) makes the x
-    values resample too, as a measured x such as the log loss should. The fit is :class:`scalescope.fit.PowerLaw`
-    (log-log OLS); the CI refits it on every paired replicate.
+    values resample too, as a measured x such as the log loss should. The fit is the log-log OLS of
+    :class:`scalescope.fit.LinearFit` (the core of :class:`scalescope.fit.PowerLaw`, which also accepts two sizes);
+    the CI refits it on every paired replicate.
     EntCE <= 0 makes ln EntCE undefined: by default the exponent is then *undefined* and ``reason`` names the
     runs; with ``exclude_nonpositive=True`` those runs are excluded (and listed in ``excluded``) and the rest fit.
     Needs at least two runs with distinct sizes.
@@ -979,11 +988,16 @@ def fit_exponent(
             + (f" (EntCE <= 0 for runs {', '.join(nonpos)})" if nonpos else ""),
             excluded,
         )
-    from scalescope.fit import PowerLaw
+    from scalescope.fit import LinearFit
+
+    def loglog(xv: np.ndarray, yv: np.ndarray) -> LinearFit:
+        # the power law y = e^a x^b as OLS in log space (what PowerLaw does for >= 3 points; LinearFit also takes
+        # a 2-model family, an exact fit without residual dof)
+        return LinearFit().fit(np.log(xv)[:, None], np.log(yv))
 
     xs = np.array([sz[i] for i in keep])
-    pl = PowerLaw().fit(xs, np.array([ent[i] for i in keep]))
-    a, b, r2 = float(pl.result_.extra["log_a"]), float(pl.b_), float(pl.result_.r2)
+    pl = loglog(xs, np.array([ent[i] for i in keep]))
+    a, b, r2 = float(pl.intercept_), float(pl.coef_[0]), float(pl.result_.r2)
 
     boots = [runs[i].boot_entce for i in keep]
     xboots = [np.asarray(size_boot[i], float) for i in keep] if size_boot is not None else None
@@ -997,9 +1011,9 @@ def fit_exponent(
         ok &= np.array([len(np.unique(X[:, j])) >= 2 for j in range(nb)])
         used = int(ok.sum())
         if used >= 2:
-            refits = [PowerLaw().fit(X[:, j], Y[:, j]) for j in np.flatnonzero(ok)]
-            b_ci = _pct(np.array([f.b_ for f in refits]), level)
-            a_ci = _pct(np.array([f.result_.extra["log_a"] for f in refits]), level)
+            refits = [loglog(X[:, j], Y[:, j]) for j in np.flatnonzero(ok)]
+            b_ci = _pct(np.array([f.coef_[0] for f in refits]), level)
+            a_ci = _pct(np.array([f.intercept_ for f in refits]), level)
     return ScalingExponent(
         family=family, size_axis=axis, labels=labels, sizes=sz, entce=ent, entce_ci=eci, exponent=b, exponent_ci=b_ci,
         intercept=a, intercept_ci=a_ci, r2=r2, n_runs=len(runs), status="ok",

@@ -1,7 +1,7 @@
 """Sweep executors: 8 n-gram cells, local sequential vs Ray with 2 workers, and Ray's fixed start-up overhead (issue 15;
 results in BENCHMARKS.md).
 
-Usage: SCALESCOPE_DATA_DIR=../shared/data python benchmarks/bench_sweep.py [--steps 64] [--samples 48]
+Usage: SCALESCOPE_DATA_DIR=../shared/data python benchmarks/bench_sweep.py [--steps 128] [--samples 256]
                                                                           [--out benchmarks/results/bench_sweep.json]
 
 In one process, on the same spec (8 cells: a trigram family at 4 WikiText-2 training sizes x 2 samplers):
@@ -39,8 +39,10 @@ SIZES = ("8k", "32k", "96k", "200k")
 def spec(steps: int, samples: int, sizes=SIZES, samplers=("pure", "temp=0.9"), name="bench"):
     return parse_spec({
         "sweep": {"name": name},
+        # prompts from every document (not only the held-out split, which holds ~100 passages of 144 tokens): a
+        # timing benchmark needs cells long enough to amortise Ray's start-up, not held-out prompts
         "defaults": {"corpus": "wikitext-2", "prompt_tokens": 16, "steps": steps, "samples": samples,
-                     "shard_size": max(1, samples // 2)},
+                     "shard_size": max(1, samples // 2), "prompt_split": "all"},
         "axes": {"model": [f"ngram:3:wikitext-2@{s}" for s in sizes], "sampler": list(samplers)},
     })
 
@@ -58,8 +60,8 @@ def cpu_s() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=64)
-    ap.add_argument("--samples", type=int, default=48)
+    ap.add_argument("--steps", type=int, default=128)
+    ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/bench_sweep.json"))
     ap.add_argument("--default-threads-too", action="store_true",
                     help="Also time the sequential sweep with torch's default threads (one per core).")

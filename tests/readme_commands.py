@@ -10,7 +10,8 @@ flags, relative paths -- is the README's text. Set ``SCALESCOPE_README_FULL=1`` 
 written (minutes more on 2 cores).
 
 Inputs a user brings (``my_evals.csv``, ``my_task.csv``, an lm-eval ``results/`` folder) are made first by
-:func:`make_user_inputs` from the shared datasets, in the formats the README describes.
+:func:`make_user_inputs` from the shared datasets, in the formats the README describes; the repository's
+``examples/`` folder (sweep specs the README names) is copied in, as a user reading the README has it.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ def make_user_inputs(workdir: Path, data_dir: Path) -> None:
 
     ``my_evals.csv``: the paper's benchmark columns (and FLOPs, size, tokens) for 30 base models (a user's own evaluation table);
     ``my_task.csv``: one target column ``acc`` in [0, 1] for the same models (the emergent task
-    ``word_unscrambling_2_exact_match`` of the reference tables, renamed); ``results/``: lm-evaluation-harness v0.4 result files for
-    three of those models, as ``lm_eval --output_path results/`` writes them.
+    ``word_unscrambling_2_exact_match`` of the reference tables, renamed); ``results/``: lm-evaluation-harness v0.4
+    result files, as ``lm_eval --output_path results/`` writes them, with ``my_models.csv`` (family, FLOPs) and
+    ``measured.csv`` (the reference tables' hard-task scores of those models, for ``obs score``).
     """
     import pandas as pd
 
@@ -86,14 +88,25 @@ def make_user_inputs(workdir: Path, data_dir: Path) -> None:
     tcol = next(c for c in emergent.columns if c.startswith("word_unscrambl"))
     task = emergent[["Model", tcol]].rename(columns={tcol: "acc"})
     task[task["Model"].isin(mine["Model"])].to_csv(workdir / "my_task.csv", index=False)
-    fixture = REPO / "tests" / "fixtures" / "lm_eval"
+    import shutil
+
+    # the README is read in the repository root: the example files it names come with the checkout
+    shutil.copytree(REPO / "examples", workdir / "examples", dirs_exist_ok=True)
+    fixture = REPO / "tests" / "fixtures" / "lm_eval" / "v04"
     res = workdir / "results"
     res.mkdir(exist_ok=True)
-    if fixture.is_dir():  # the hand-made lm-eval v0.4 fixtures (see their README for provenance)
-        for f in sorted(fixture.rglob("results_*.json")):
-            d = res / f.parent.name
-            d.mkdir(exist_ok=True)
-            d.joinpath(f.name).write_bytes(f.read_bytes())
+    # the hand-made lm-eval v0.4 fixtures (see tests/fixtures/lm_eval/README.md for provenance), laid out as
+    # `lm_eval --output_path results/` lays them out: results/<sanitised model name>/results_<timestamp>.json
+    for f in sorted(fixture.rglob("results_*.json")):
+        d = res / f.parent.name
+        d.mkdir(exist_ok=True)
+        d.joinpath(f.name).write_bytes(f.read_bytes())
+    placed = [f.parent.name.replace("__", "/") for f in sorted(fixture.rglob("results_*.json"))]
+    meta = base[base["Model"].isin(placed)][["Model", "Model Family", "FLOPs (1E21)"]]
+    meta.to_csv(workdir / "my_models.csv", index=False)
+    post = pd.read_csv(data_dir / "obsscaling" / "base_llm_post_training_eval.csv")
+    measured = emergent.merge(post, on="Model", how="outer")
+    measured[measured["Model"].isin(placed)].to_csv(workdir / "measured.csv", index=False)
 
 
 def run(argv: list[str], cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess:

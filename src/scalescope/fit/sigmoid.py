@@ -10,14 +10,16 @@ Model: ``y = floor + (ceiling - floor) * expit(w . x + b)``.
 Fitting: :func:`scipy.optimize.least_squares` (TRF; bounds on floor/ceiling only) from several starts: the upstream
 initialisation (intercept 0, weights 0.03, floor at its lower bound), a linearised start (OLS of the logit of the
 rescaled target) and random perturbations of it; the lowest cost wins. ``exact_upstream=True`` instead reproduces the
-authors' single-start optimiser: ``curve_fit`` (TRF with bounds, Levenberg-Marquardt without; maxfev 10000) for
-``upstream_method="ols"``, or a summed Huber(delta) loss minimised by L-BFGS-B (bounds) / BFGS for ``"robust"``.
-``expit`` avoids the ``exp`` overflow upstream has for large |z| (spec §4.6).
+authors' single-start optimiser (the path behind the ObsScaling reproduction targets T6-T18, ``obs reproduce``):
+from the upstream initial point, ``upstream_method="ols"`` is nonlinear least squares -- TRF with the floor bounded,
+Levenberg-Marquardt (MINPACK) without bounds -- and ``"robust"`` minimises the summed Huber(delta) loss with L-BFGS-B
+(floor bounded) or BFGS; at most ``max_iter`` iterations / evaluations. Analytic gradients replace upstream's finite
+differences (same optimum, faster) and ``expit`` avoids the ``exp`` overflow upstream has for large |z| (spec §4.6).
 """
 
 from __future__ import annotations
 
-import warnings
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -45,10 +47,117 @@ def link_inverse(z, floor: float = 0.0) -> np.ndarray:
 
     Examples
     --------
-    >>> float(link_inverse(0.0, 0.2))
+    >>> round(float(link_inverse(0.0, 0.2)), 12)
     0.6
     """
     return (1.0 - floor) * special.expit(np.asarray(z, dtype=float)) + floor
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LinkFit(FitResult):
+    """A fitted (floor-)sigmoid link: :class:`FitResult` plus the link, so a law can predict from its result.
+
+    ``params`` is indexed ``intercept``, one weight per feature, then ``floor`` / ``ceiling`` when they were learned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(-3, 3, 30)[:, None]
+    >>> r = SigmoidRegression(exact_upstream=True).fit(x, 1 / (1 + np.exp(-(2 * x[:, 0] - 1)))).result_
+    >>> np.round(r.params, 2).tolist(), r.converged, round(float(r.predict([[0.5]])[0]), 3)
+    ([-1.0, 2.0], True, 0.5)
+    """
+
+    link: str = "sigmoid"
+    n_features: int = 0
+
+    @property
+    def intercept(self) -> float:
+        return float(self.params.iloc[0])
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.params.to_numpy()[1 : 1 + self.n_features]
+
+    @property
+    def floor(self) -> float:
+        return float(self.params["floor"]) if "floor" in self.params.index else 0.0
+
+    @property
+    def ceiling(self) -> float:
+        return float(self.extra.get("ceiling", 1.0))
+
+    def linear_predictor(self, X) -> np.ndarray:
+        """``z = intercept + X @ weights``."""
+        X = np.asarray(X, dtype=float).reshape(len(X), -1)
+        return self.intercept + X @ self.weights
+
+    def predict(self, X) -> np.ndarray:
+        """``floor + (ceiling - floor) * expit(z)`` (with ceiling 1: :func:`link_inverse`)."""
+        z = self.linear_predictor(X)
+        if self.ceiling == 1.0:
+            return link_inverse(z, self.floor)
+        return self.floor + (self.ceiling - self.floor) * special.expit(z)
+
+
+def _huber(r: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    a = np.abs(r)
+    quad = a <= delta
+    return np.where(quad, 0.5 * r**2, delta * (a - 0.5 * delta)), np.where(quad, r, delta * np.sign(r))
+
+
+def fit_upstream(A: np.ndarray, y: np.ndarray, p0: np.ndarray, *, floor: bool, floor_bounds=(0.0, 0.2),
+                 ceiling: float = 1.0, robust: bool = True, delta: float = 1.0, max_iter: int = 10000):
+    """The authors' single-start link fit on a design ``A`` that holds the intercept column (spec §1.6, §4.6).
+
+    ``robust``: minimise sum Huber_delta(yhat - y) by BFGS, or L-BFGS-B with the floor bounded; BFGS often stops on
+    "precision loss" at the optimum, which is accepted when the gradient is below 1e-4. Otherwise nonlinear least
+    squares: TRF with the floor bounded (the start moved 1e-10 inside the bound), MINPACK Levenberg-Marquardt without.
+    Returns ``(theta, cost, converged)``; ``cost`` is the summed Huber loss or half the sum of squares.
+    """
+    k = A.shape[1] - 1
+
+    def pred_and_jac(p):
+        w = p[: k + 1]
+        b = p[-1] if floor else 0.0
+        s = special.expit(A @ w)
+        yhat = (ceiling - b) * s + b
+        J = ((ceiling - b) * s * (1.0 - s))[:, None] * A
+        if floor:
+            J = np.hstack([J, (1.0 - s)[:, None]])
+        return yhat, J
+
+    p0 = np.asarray(p0, dtype=float)
+    if robust:
+        def fun(p):
+            yhat, J = pred_and_jac(p)
+            v, g = _huber(yhat - y, delta)
+            return v.sum(), J.T @ g
+
+        if floor:
+            bounds = [(None, None)] * (k + 1) + [tuple(floor_bounds)]
+            res = optimize.minimize(fun, p0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": max_iter})
+        else:
+            res = optimize.minimize(fun, p0, jac=True, method="BFGS", options={"maxiter": max_iter})
+        ok = bool(res.success)
+        if not ok and np.isfinite(res.fun):
+            ok = bool(np.max(np.abs(fun(res.x)[1])) < 1e-4)
+        return res.x, float(res.fun), ok
+
+    def resid(p):
+        return pred_and_jac(p)[0] - y
+
+    def jac(p):
+        return pred_and_jac(p)[1]
+
+    if floor:
+        lo = np.r_[np.full(k + 1, -np.inf), floor_bounds[0]]
+        hi = np.r_[np.full(k + 1, np.inf), floor_bounds[1]]
+        p0 = np.clip(p0, lo + 1e-10 * (lo > -np.inf), hi)
+        res = optimize.least_squares(resid, p0, jac=jac, bounds=(lo, hi), method="trf", max_nfev=max_iter)
+    else:
+        res = optimize.least_squares(resid, p0, jac=jac, method="lm", max_nfev=max_iter)
+    return res.x, float(0.5 * np.sum(res.fun**2)), bool(res.success)
 
 
 class SigmoidRegression:
@@ -76,9 +185,12 @@ class SigmoidRegression:
         full-data solution, one start).
     random_state : int, default 0
     exact_upstream : bool, default False
-        Reproduce the authors' single-start optimiser (see module docstring).
+        Reproduce the authors' single-start optimiser (see module docstring; fixed ceiling only). It also fits
+        fewer points than parameters (a subset-selection law on 4 models), as upstream does.
     upstream_method : {"ols", "robust"}, default "ols"
-        Which upstream optimiser ``exact_upstream`` reproduces.
+        Which upstream optimiser ``exact_upstream`` reproduces (``"robust"``: Huber with delta ``f_scale``).
+    max_iter : int, default 10000
+        Iteration / evaluation limit of the upstream optimisers.
 
     Attributes
     ----------
@@ -86,8 +198,9 @@ class SigmoidRegression:
     intercept_ : float
     floor_ : float
     ceiling_ : float
-    result_ : FitResult
-        ``params`` (intercept, one weight per feature, then floor/ceiling when learned), ``mse``, ``status``...
+    result_ : LinkFit
+        ``params`` (intercept, one weight per feature, then floor/ceiling when learned), ``mse``, ``status``...;
+        ``result_.predict(X)`` equals :meth:`predict`.
 
     Examples
     --------
@@ -116,6 +229,7 @@ class SigmoidRegression:
         exact_upstream: bool = False,
         upstream_method: str = "ols",
         early_stop: bool = True,
+        max_iter: int = 10000,
     ):
         self.link = link
         self.floor_bounds = floor_bounds
@@ -129,6 +243,7 @@ class SigmoidRegression:
         self.exact_upstream = exact_upstream
         self.upstream_method = upstream_method
         self.early_stop = early_stop
+        self.max_iter = max_iter
 
     # -- parameter layout: theta = [intercept, w_1..w_p, (floor), (ceiling)] ---------------------------------------
     def _layout(self, p: int):
@@ -181,6 +296,8 @@ class SigmoidRegression:
             raise InputError(f"n_starts={self.n_starts} must be >= 1")
         if not self.f_scale > 0:
             raise InputError(f"f_scale={self.f_scale} must be > 0")
+        if self.exact_upstream and self.ceiling_bounds is not None:
+            raise InputError("exact_upstream=True fits a fixed ceiling (upstream has no free height); drop ceiling_bounds")
 
     def fit(self, X, y) -> SigmoidRegression:
         """Fit on ``X`` (n x p features, e.g. PC scores or log compute) and ``y`` (n targets, normalised)."""
@@ -192,7 +309,8 @@ class SigmoidRegression:
         n, p = A.shape
         free_floor, free_ceil, lo, hi = self._layout(p)
         k = lo.size
-        check_enough(n, k, "SigmoidRegression")
+        if not self.exact_upstream:  # upstream fits whatever it is given (a V-optimal subset can have 4 models)
+            check_enough(n, k, "SigmoidRegression")
         theta0s = self._starts(A, t, lo, hi)
         best = None
         n_tried = 0
@@ -229,8 +347,10 @@ class SigmoidRegression:
         self.ceiling_ = float(ceil)
         self.n_features_in_ = p
         self.feature_names_in_ = names
-        self.result_ = FitResult(
+        self.result_ = LinkFit(
             model=self.link,
+            link=self.link,
+            n_features=p,
             params=pd.Series(theta, index=pnames, dtype=float),
             bse=pd.Series(np.sqrt(np.clip(np.diag(cov), 0, None)), index=pnames, dtype=float),
             cov=cov,
@@ -285,9 +405,8 @@ class SigmoidRegression:
         return starts[: int(self.n_starts)]
 
     def _solve(self, X, y, theta0, lo, hi):
-        bounded = bool(np.isfinite(lo).any() or np.isfinite(hi).any())
         if self.exact_upstream:
-            return self._solve_upstream(X, y, theta0, lo, hi, bounded)
+            return self._solve_upstream(X, y, theta0)
         try:
             res = optimize.least_squares(
                 lambda th: self._model(th, X) - y,
@@ -306,38 +425,12 @@ class SigmoidRegression:
         # Compare starts on the true objective so robust losses and LS are ranked consistently.
         return res.x, float(res.cost), status
 
-    def _solve_upstream(self, X, y, theta0, lo, hi, bounded):
-        k = theta0.size
-        if self.upstream_method == "ols":
-            def f(_x, *th):
-                return self._model(np.asarray(th), X)
-
-            kw = {"bounds": (lo, hi)} if bounded else {}
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", optimize.OptimizeWarning)
-                    popt, _ = optimize.curve_fit(f, np.arange(len(y)), y, p0=theta0, maxfev=10000, **kw)
-                status = "converged"
-            except RuntimeError:
-                return theta0, np.inf, "max-iter"
-            r = self._model(popt, X) - y
-            return popt, 0.5 * float(r @ r), status
-        delta = float(self.f_scale)
-
-        def obj(th):
-            return float(np.sum(special.huber(delta, self._model(th, X) - y)))
-
-        def grad(th):
-            r = self._model(th, X) - y
-            psi = np.clip(r, -delta, delta)
-            return self._jac(th, X).T @ psi
-
-        if bounded:
-            res = optimize.minimize(obj, theta0, jac=grad, method="L-BFGS-B",
-                                    bounds=list(zip(lo, hi)) if k else None)
-        else:
-            res = optimize.minimize(obj, theta0, jac=grad, method="BFGS")
-        return res.x, float(res.fun), "converged" if res.success else "max-iter"
+    def _solve_upstream(self, X, y, theta0):
+        A = np.hstack([np.ones((X.shape[0], 1)), X])
+        theta, cost, ok = fit_upstream(A, y, theta0, floor=self.link == "sigmoid-floor", floor_bounds=self.floor_bounds,
+                                       ceiling=float(self.ceiling), robust=self.upstream_method == "robust",
+                                       delta=float(self.f_scale), max_iter=int(self.max_iter))
+        return theta, cost, "converged" if ok else "max-iter"
 
     def _bootstrap(self, X, y, theta, lo, hi) -> np.ndarray:
         rng = np.random.default_rng(None if self.random_state is None else self.random_state + 1)

@@ -42,6 +42,12 @@ import pandas as pd
 
 from scalescope.data.validate import load_json
 from scalescope.errors import InputError
+from scalescope.fit.bootstrap import (  # re-exported: the replicate weights live in the fitting core
+    bootstrap_weights,
+    cluster_bootstrap_weights,
+    percentile_interval,
+    replicate_weights,
+)
 from scalescope.results import Result
 
 LN2 = math.log(2.0)
@@ -359,36 +365,6 @@ def _matrices(df: pd.DataFrame, cfg: AnalysisConfig, n_steps: int | None, where:
     )
 
 
-def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """Multinomial resampling counts [n_boot, n]: row b says how often each (sorted) prompt appears in replicate b."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    w = np.zeros((n_boot, n))
-    np.add.at(w, (np.arange(n_boot)[:, None], idx), 1.0)
-    return w
-
-
-def cluster_bootstrap_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Cluster resampling counts [n_boot, n]: draw the groups (e.g. source documents) with replacement; a prompt
-    counts as often as its group was drawn. With every prompt its own group this is :func:`bootstrap_weights`.
-
-    >>> cluster_bootstrap_weights(np.array([0, 0, 1]), 2, 0).sum(1) >= 0
-    array([ True,  True])
-    """
-    _, inv = np.unique(np.asarray(groups), return_inverse=True)
-    return bootstrap_weights(int(inv.max()) + 1, n_boot, seed)[:, inv]
-
-
-def replicate_weights(n: int, n_boot: int, seed: int, groups: np.ndarray | None = None) -> np.ndarray:
-    """[1 + n_boot, n] weights: row 0 all ones (the point estimate), then the bootstrap draws -- over prompts, or
-    over ``groups`` (:func:`cluster_bootstrap_weights`) when given. Estimates are ``W @ per-prompt totals``."""
-    ones = np.ones((1, n))
-    if n_boot <= 0:
-        return ones
-    draws = bootstrap_weights(n, n_boot, seed) if groups is None else cluster_bootstrap_weights(groups, n_boot, seed)
-    return np.vstack([ones, draws])
-
-
 def prompt_groups(manifest: dict, sample_ids: np.ndarray) -> np.ndarray | None:
     """Source document of each sample (``manifest["passage_documents"]``, written by the engine) when some prompts
     share a document, else None (then prompts are the bootstrap unit)."""
@@ -408,13 +384,7 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def _pct(x: np.ndarray, ci: float) -> tuple[float, float]:
-    x = np.asarray(x, float)
-    x = x[np.isfinite(x)]
-    if x.size < 2:
-        return (math.nan, math.nan)
-    a = (1 - ci) / 2
-    lo, hi = np.quantile(x, [a, 1 - a])
-    return (float(lo), float(hi))
+    return percentile_interval(x, ci)
 
 
 def _ols_slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:

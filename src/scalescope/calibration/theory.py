@@ -255,7 +255,7 @@ def finite_v_slope(alpha: float, v: int, *, m_min: float = 1e2, m_max: float | N
     if not m_min < m_max:
         raise InputError(f"m range [{m_min}, {m_max}]: needs m_min < m_max")
     m = np.geomspace(m_min, m_max, n)
-    return float(np.polyfit(np.log(m), log_expected_singleton_mass(m, alpha, v), 1)[0])
+    return _loglog_slope(m, np.exp(log_expected_singleton_mass(m, alpha, v)))
 
 
 @dataclass(frozen=True)
@@ -388,14 +388,11 @@ def simulate_toy(
         entces.append(curve.mean())
         curves.append(curve)
     exact = expected_singleton_mass(m_arr, alpha, vocab)
-    lm = np.log(m_arr)
 
     def slope(y):
         y = np.asarray(y, dtype=np.float64)
         ok = y > 0
-        if ok.sum() < 2:
-            return float("nan")
-        return float(np.polyfit(lm[ok], np.log(y[ok]), 1)[0])
+        return _loglog_slope(m_arr[ok], y[ok]) if ok.sum() >= 2 else float("nan")
 
     notes = []
     if np.any(np.asarray(rates) * steps > 0.3):
@@ -408,6 +405,13 @@ def simulate_toy(
         exponent_derail=slope(rates), exponent_entce=slope(entces), exponent_exact=slope(exact),
         predicted_exponent=predicted_exponent(alpha), seed=int(seed), notes=tuple(notes),
     )
+
+
+def _loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Exponent b of ``y = a x^b`` by log-log OLS (:class:`scalescope.fit.PowerLaw`)."""
+    from scalescope.fit import PowerLaw
+
+    return float(PowerLaw().fit(x, y).b_)
 
 
 # ------------------------------------------------------------------------------------------------ Zipf fits
@@ -456,17 +460,12 @@ def rank_frequency(counts) -> np.ndarray:
 
 
 def _ols_alpha(freq: np.ndarray) -> tuple[float, float, float, float]:
-    r = np.log(np.arange(1, len(freq) + 1, dtype=np.float64))
-    y = np.log(freq.astype(np.float64))
-    X = np.column_stack([np.ones_like(r), r])
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    resid = y - X @ beta
-    dof = max(1, len(y) - 2)
-    sigma2 = float(resid @ resid) / dof
-    se = math.sqrt(sigma2 / float(((r - r.mean()) ** 2).sum())) if len(y) > 2 else float("nan")
-    ss = float(((y - y.mean()) ** 2).sum())
-    r2 = 1 - float(resid @ resid) / ss if ss > 0 else float("nan")
-    return float(-beta[1]), se, float(beta[0]), r2
+    """(alpha, classical SE, intercept, R^2) of log frequency on log rank: a power law, ``scalescope.fit.PowerLaw``."""
+    from scalescope.fit import PowerLaw
+
+    r = PowerLaw().fit(np.arange(1, len(freq) + 1, dtype=np.float64), freq.astype(np.float64)).result_
+    se = float(r.bse["b"]) if len(freq) > 2 else float("nan")
+    return float(-r.params["b"]), se, float(r.extra["log_a"]), float(r.r2)
 
 
 def _mle_alpha(freq: np.ndarray) -> tuple[float, float]:
@@ -484,6 +483,7 @@ def _mle_alpha(freq: np.ndarray) -> tuple[float, float]:
     if not (mean_logr(hi)[0] < target < mean_logr(lo)[0]):
         a = lo if target >= mean_logr(lo)[0] else hi
     else:
+        # a root solve of the MLE's score equation (not a curve fit), the one scipy.optimize use left here
         a = optimize.brentq(lambda a: mean_logr(a)[0] - target, lo, hi, xtol=1e-12)
     var = mean_logr(a)[1]
     return float(a), (1 / math.sqrt(N * var) if var > 0 else float("nan"))
@@ -514,14 +514,12 @@ def fit_zipf(counts, *, top_k: int = 5000, method: str = "ols", n_boot: int = 20
     else:
         alpha, se = _mle_alpha(freq_all[:k])
         intercept = r2 = None
+    from scalescope.fit import multinomial_replicates
+
     boots = []
-    if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        N = int(freq_all.sum())
-        pr = freq_all / N
-        for _ in range(int(n_boot)):
-            f = rank_frequency(rng.multinomial(N, pr))
-            boots.append(est(f[: min(k, len(f))]))
+    for rep in multinomial_replicates(freq_all, int(n_boot), seed):
+        f = rank_frequency(rep)
+        boots.append(est(f[: min(k, len(f))]))
     q = (1 - ci_level) / 2
     if boots:
         # Re-ranking resampled counts shifts the bootstrap distribution (rank noise in the tail), so centre its

@@ -7,7 +7,16 @@ Chinchilla-form (N, D) laws with the loss -> accuracy sigmoid (emergence.md §3.
 bootstrap CIs (emergence.md §3; obsscaling issue 3).
 """
 
-from scalescope.fit.bootstrap import BootstrapResult, bootstrap, cluster_bootstrap
+from scalescope.fit.bootstrap import (
+    BootstrapResult,
+    bootstrap,
+    bootstrap_weights,
+    cluster_bootstrap,
+    cluster_bootstrap_weights,
+    multinomial_replicates,
+    percentile_interval,
+    replicate_weights,
+)
 from scalescope.fit.chinchilla import ChinchillaLaw, ChinchillaSigmoid
 from scalescope.fit.hinge import HingeFit
 from scalescope.fit.impute import PCAImputer
@@ -15,7 +24,7 @@ from scalescope.fit.linear import LinearFit
 from scalescope.fit.pca import PCA, orient_components
 from scalescope.fit.powerlaw import PowerLaw
 from scalescope.fit.results import FitResult
-from scalescope.fit.sigmoid import LossSigmoid, Sigmoid1D, SigmoidRegression
+from scalescope.fit.sigmoid import LinkFit, LossSigmoid, Sigmoid1D, SigmoidRegression
 
 __all__ = [
     "PCA",
@@ -25,12 +34,18 @@ __all__ = [
     "FitResult",
     "HingeFit",
     "LinearFit",
+    "LinkFit",
     "LossSigmoid",
     "PCAImputer",
     "PowerLaw",
     "Sigmoid1D",
     "SigmoidRegression",
     "bootstrap",
+    "bootstrap_weights",
     "cluster_bootstrap",
+    "cluster_bootstrap_weights",
+    "multinomial_replicates",
+    "percentile_interval",
+    "replicate_weights",
     "orient_components",
 ]

@@ -5,11 +5,18 @@ Scaling data are clustered: models of one family share data and recipe, tasks sh
 clusters (families, tasks) keeps that dependence inside each replicate, so the interval is honest about how few
 independent units there are. Intervals: ``"percentile"``, ``"basic"`` and ``"bca"`` (bias-corrected and accelerated,
 acceleration from the leave-one-unit-out jackknife, Efron 1987).
+
+Replicate weights. Estimators that are sums over units (calibration's EntCE: per-prompt totals) bootstrap fastest as
+``W @ totals`` with ``W`` the [n_boot, n] resampling counts of :func:`bootstrap_weights` (or of whole clusters,
+:func:`cluster_bootstrap_weights`); :func:`replicate_weights` puts the all-ones point estimate in row 0. One seed
+gives the same draws to every run resampled over the same units, i.e. *paired* replicates across runs.
+:func:`multinomial_replicates` is the same case bootstrap for data summarised as type counts (a corpus's tokens).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -65,8 +72,105 @@ class BootstrapResult(Result):
         return pd.DataFrame({"estimate": est, "ci_low": np.atleast_1d(self.ci_low),
                              "ci_high": np.atleast_1d(self.ci_high), "se": np.atleast_1d(self.se)})
 
-    def conf_int(self) -> tuple[Any, Any]:
-        return self.ci_low, self.ci_high
+    @property
+    def params(self) -> pd.Series:
+        """The estimate(s) as a Series (index ``estimate`` for a scalar statistic, else 0..m-1)."""
+        est = np.atleast_1d(self.estimate)
+        return pd.Series(est, index=["estimate"] if np.ndim(self.estimate) == 0 else range(est.size), dtype=float)
+
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        """Interval(s) as a DataFrame with ``lower`` / ``upper`` (index as :attr:`params`).
+
+        ``alpha=None`` returns the interval the bootstrap was run with (level ``ci``); another ``alpha`` takes
+        percentiles of the stored replicates.
+        """
+        if alpha is None or math.isclose(1 - alpha, self.ci):
+            lo, hi = np.atleast_1d(self.ci_low), np.atleast_1d(self.ci_high)
+        else:
+            reps = self.replicates.reshape(self.replicates.shape[0], -1)
+            lo, hi = (np.asarray(v) for v in zip(*(percentile_interval(reps[:, j], 1 - alpha)
+                                                    for j in range(reps.shape[1])), strict=True))
+        return pd.DataFrame({"lower": lo, "upper": hi}, index=self.params.index)
+
+
+def percentile_interval(replicates, ci: float = 0.95) -> tuple[float, float]:
+    """Two-sided percentile interval of the finite ``replicates`` (NaN, NaN with fewer than two).
+
+    Examples
+    --------
+    >>> percentile_interval([1.0, 2.0, 3.0, np.nan], 0.5)
+    (1.5, 2.5)
+    """
+    x = np.asarray(replicates, dtype=float).ravel()
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return (math.nan, math.nan)
+    a = (1 - ci) / 2
+    lo, hi = np.quantile(x, [a, 1 - a])
+    return (float(lo), float(hi))
+
+
+def bootstrap_weights(n: int, n_boot: int, seed: int | None) -> np.ndarray:
+    """Multinomial resampling counts [n_boot, n]: row b says how often each unit appears in replicate b.
+
+    Examples
+    --------
+    >>> w = bootstrap_weights(5, 3, 0)
+    >>> w.shape, w.sum(1).tolist()
+    ((3, 5), [5.0, 5.0, 5.0])
+    """
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    w = np.zeros((n_boot, n))
+    np.add.at(w, (np.arange(n_boot)[:, None], idx), 1.0)
+    return w
+
+
+def cluster_bootstrap_weights(groups, n_boot: int, seed: int | None) -> np.ndarray:
+    """Cluster resampling counts [n_boot, n]: the groups (e.g. source documents) are drawn with replacement and a
+    unit counts as often as its group was drawn. With every unit its own group this is :func:`bootstrap_weights`.
+
+    Examples
+    --------
+    >>> w = cluster_bootstrap_weights(np.array([0, 0, 1]), 4, 0)
+    >>> bool((w[:, 0] == w[:, 1]).all()), w[:, [0, 2]].sum(1).tolist()
+    (True, [2.0, 2.0, 2.0, 2.0])
+    """
+    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    return bootstrap_weights(int(inv.max()) + 1, n_boot, seed)[:, inv]
+
+
+def replicate_weights(n: int, n_boot: int, seed: int | None, groups=None) -> np.ndarray:
+    """[1 + n_boot, n] weights: row 0 all ones (the point estimate), then the bootstrap draws -- over units, or over
+    ``groups`` (:func:`cluster_bootstrap_weights`) when given. Estimates are ``W @ per-unit totals``.
+
+    Examples
+    --------
+    >>> replicate_weights(3, 2, 0)[0].tolist()
+    [1.0, 1.0, 1.0]
+    """
+    ones = np.ones((1, n))
+    if n_boot <= 0:
+        return ones
+    draws = bootstrap_weights(n, n_boot, seed) if groups is None else cluster_bootstrap_weights(groups, n_boot, seed)
+    return np.vstack([ones, draws])
+
+
+def multinomial_replicates(counts, n_boot: int, seed: int | None):
+    """Yield ``n_boot`` case-bootstrap replicates of type counts: ``multinomial(N, counts / N)``, i.e. the N
+    observations (tokens) resampled with replacement and counted again.
+
+    Examples
+    --------
+    >>> [r.sum() for r in multinomial_replicates(np.array([5, 3, 2]), 2, 0)]
+    [np.int64(10), np.int64(10)]
+    """
+    c = np.asarray(counts)
+    N = int(c.sum())
+    p = c / N
+    rng = np.random.default_rng(seed)
+    for _ in range(int(n_boot)):
+        yield rng.multinomial(N, p)
 
 
 def _take(data, idx: np.ndarray):

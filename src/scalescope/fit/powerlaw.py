@@ -28,7 +28,8 @@ class PowerLaw:
     Parameters
     ----------
     method : {"ols", "nls", "robust"}, default "ols"
-        ``"ols"``: log-log OLS (no offset) -- with an offset it falls back to ``"nls"``. ``"nls"``: nonlinear least
+        ``"ols"``: log-log OLS (no offset; two distinct x suffice, then the fit is exact and its SEs NaN) -- with an
+        offset it falls back to ``"nls"``. ``"nls"``: nonlinear least
         squares on log residuals. ``"robust"``: same with ``loss`` (default ``"soft_l1"``).
     with_offset : bool, default False
         Learn an irreducible term ``c > 0`` (``y -> c`` as ``x -> inf`` when ``b < 0``).
@@ -74,7 +75,12 @@ class PowerLaw:
             raise InputError(f"y: power laws are fitted in log space and need y > 0 ({int((yv <= 0).sum())} "
                              "values are <= 0)")
         k = 3 if self.with_offset else 2
-        check_enough(xv.size, k, "PowerLaw")
+        if self.method == "ols" and not self.with_offset:
+            # two sizes give an exact log-log line (a two-model family): allowed, with NaN standard errors
+            if xv.size < 2 or np.ptp(xv) == 0:
+                raise InputError(f"PowerLaw: need at least 2 distinct x values, got {np.unique(xv).size}")
+        else:
+            check_enough(xv.size, k, "PowerLaw")
         lx, ly = np.log(xv), np.log(yv)
         if self.method == "ols" and not self.with_offset:
             beta, cov_l, resid, dof = ols(np.column_stack([np.ones_like(lx), lx]), ly)

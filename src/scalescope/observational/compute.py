@@ -13,18 +13,16 @@ import numpy as np
 import pandas as pd
 
 from scalescope.errors import InputError
+from scalescope.fit import LinearFit
 from scalescope.results import Result
 
 
 def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """slope, intercept, R² of y on x."""
-    xm, ym = x.mean(), y.mean()
-    sxx = np.sum((x - xm) ** 2)
-    slope = float(np.sum((x - xm) * (y - ym)) / sxx) if sxx > 0 else float("nan")
-    intercept = float(ym - slope * xm)
-    ss_tot = np.sum((y - ym) ** 2)
-    r2 = float(1 - np.sum((y - (slope * x + intercept)) ** 2) / ss_tot) if ss_tot > 0 else float("nan")
-    return slope, intercept, r2
+    """slope, intercept, R² of y on x (:class:`scalescope.fit.LinearFit`); NaN when x has no spread."""
+    if x.size < 2 or np.ptp(x) == 0:
+        return float("nan"), float("nan"), float("nan")
+    r = LinearFit().fit(x[:, None], y).result_
+    return float(r.params.iloc[1]), float(r.params.iloc[0]), float(r.r2)
 
 
 @dataclass(frozen=True)

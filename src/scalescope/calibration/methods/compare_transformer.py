@@ -39,6 +39,7 @@ from scalescope.calibration.methods.evaluate import (
     bootstrap_ci,
     mean_se,
     paired_vs_base,
+    slope_per_1000,
 )
 from scalescope.errors import InputError
 
@@ -155,7 +156,7 @@ def evaluation_from_records(name: str, params: dict[str, Any], rec: dict[str, np
     L = loss.mean(1)
     d = H - L
     H_t, L_t = ent.mean(axis=(0, 1)), loss.mean(0)
-    slope = float(np.polyfit(np.arange(T), H_t - L_t, 1)[0] * 1000) if T > 1 else float("nan")
+    slope = slope_per_1000(H_t - L_t)
     return MethodEvaluation(
         method=name, params=params, entce=float(d.mean()), entce_ci=bootstrap_ci(d, n_boot=n_boot, seed=seed),
         entce_se=mean_se(d), logloss=float(L.mean()), logloss_se=mean_se(L), entropy=float(H.mean()),

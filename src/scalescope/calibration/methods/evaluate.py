@@ -26,6 +26,8 @@ from scalescope.calibration.methods.dp import (
 )
 from scalescope.calibration.methods.markov import FiniteStateLM
 from scalescope.calibration.methods.policies import Policy
+from scalescope.fit import LinearFit
+from scalescope.fit.bootstrap import bootstrap_weights, percentile_interval
 from scalescope.results import Result
 
 
@@ -77,11 +79,21 @@ def bootstrap_ci(x: np.ndarray, *, n_boot: int = 2000, level: float = 0.95, seed
                  groups: np.ndarray | None = None) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean of ``x`` (resampling passages, or whole clusters given ``groups``)."""
     sums, counts = _cluster_totals(x, groups)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(sums), size=(n_boot, len(sums)))
-    means = sums[idx].sum(1) / counts[idx].sum(1)
-    a = (1 - level) / 2
-    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+    W = bootstrap_weights(len(sums), n_boot, seed)
+    return percentile_interval((W @ sums) / (W @ counts), level)
+
+
+def slope_per_1000(curve) -> float:
+    """OLS slope of a per-step curve (EntCE_t) on the step index, in nats per 1000 steps (spec §1.5); NaN for fewer
+    than two steps or a non-finite curve.
+
+    >>> round(slope_per_1000([0.0, 0.001, 0.002]), 9)
+    1.0
+    """
+    c = np.asarray(curve, dtype=np.float64)
+    if c.size < 2 or not np.isfinite(c).all():
+        return float("nan")
+    return float(LinearFit().fit(np.arange(c.size, dtype=np.float64)[:, None], c).coef_[0] * 1000)
 
 
 def mean_se(x: np.ndarray, groups: np.ndarray | None = None) -> float:
@@ -138,8 +150,7 @@ def evaluate_policy(
     d = H - L
     H_t = forward_entropy_curve(policy, lm, T, states[:, 0])
     L_t = loss.mean(0)
-    steps = np.arange(T)
-    slope = float(np.polyfit(steps, H_t - L_t, 1)[0] * 1000) if T > 1 else float("nan")
+    slope = slope_per_1000(H_t - L_t)
     n = len(d)
     entce_mc = entce_mc_se = None
     if mc_samples > 0:

@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
+from scipy.optimize import (
+    brentq,  # a root solve (EntCE(tau) = 0), not a fit: no estimator in scalescope.fit applies
+)
 
 from scalescope.calibration.methods.dp import forward_entropy_curve
-from scalescope.calibration.methods.evaluate import exact_totals
+from scalescope.calibration.methods.evaluate import exact_totals, slope_per_1000
 from scalescope.calibration.methods.markov import FiniteStateLM
 from scalescope.calibration.methods.policies import TemperaturePolicy
 from scalescope.results import Result
@@ -70,7 +72,7 @@ def exact_temperature_curve(lm: FiniteStateLM, prompts, human, *, quantity: str 
             return float(loss.mean())
         T = loss.shape[1]
         H_t = forward_entropy_curve(pol, lm, T, states[:, 0])
-        return float(np.polyfit(np.arange(T), H_t - loss.mean(0), 1)[0] * 1000)
+        return slope_per_1000(H_t - loss.mean(0))
 
     return fn
 

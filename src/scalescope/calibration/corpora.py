@@ -31,7 +31,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
 import re
 import sysconfig
 from collections.abc import Callable, Sequence
@@ -40,13 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
-from scalescope.errors import DataNotFoundError, InputError
+from scalescope.errors import InputError
 from scalescope.outputs import check_input_path
 
 __all__ = ["Corpus", "Passages", "load_corpus", "build_passages", "BUILTIN_CORPORA", "PASSAGE_MODES"]
 
 BUILTIN_CORPORA = ("wikitext-2", "tinyshakespeare", "python-stdlib", "python-docs")
-_BUILTIN_FILES = {"wikitext-2": "text/wikitext-2/valid.txt", "tinyshakespeare": "text/tinyshakespeare/input.txt"}
 #: Plain text files are split at blank lines and consecutive paragraphs merged until a document has this many
 #: characters, so that "document" means a few pages (enough for a 128 + 512-token passage) rather than a line.
 MIN_DOC_CHARS = 4000
@@ -137,22 +135,10 @@ def _read_text(path: Path) -> str:
 
 
 def _builtin_path(name: str) -> Path:
-    key = _BUILTIN_FILES[name]
-    try:  # the data layer checks sha256 and knows the cache / pinned URL
-        from scalescope.data import fetch  # type: ignore[attr-defined]
+    """The registered file of a built-in corpus, through the data layer (sha256-checked; cache / pinned URL)."""
+    from scalescope.data import fetch
 
-        return Path(fetch(name))
-    except ImportError:
-        try:  # the data layer's lower-level resolver, if ``fetch`` has not landed yet
-            from scalescope.data.registry import fetch_file
-
-            return Path(fetch_file(key))
-        except ImportError:
-            pass
-    base = os.environ.get("SCALESCOPE_DATA_DIR")
-    if base and (Path(base) / key).is_file():
-        return Path(base) / key
-    raise DataNotFoundError(f"corpus '{name}': {key} not found; set SCALESCOPE_DATA_DIR to the shared data folder")
+    return Path(fetch(name))
 
 
 def _stdlib_files() -> list[Path]:

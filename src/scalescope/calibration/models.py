@@ -80,13 +80,10 @@ def parse_ngram_spec(spec: str) -> NgramSpec:
 
 
 def _ngram_backend(spec: str, corpus: str | Corpus | None, seed: int) -> Backend:
+    from scalescope.calibration.backends.ngram import NGramBackend
     from scalescope.calibration.engine import SPLIT_SEED
 
     ns = parse_ngram_spec(spec)
-    try:
-        from scalescope.calibration.backends.ngram import NGramBackend
-    except ImportError as e:  # pragma: no cover - only before F1's module lands
-        raise InputError(f"model '{spec}': the n-gram backend is not available ({e})") from e
     if ns.corpus is not None:
         c = load_corpus(ns.corpus)
     elif isinstance(corpus, Corpus):
@@ -116,10 +113,8 @@ def resolve_model(spec: str, *, dtype: str = "auto", device: str = "auto", corpu
     if spec.startswith("ngram:"):
         return _ngram_backend(spec, corpus, seed)
     if spec.startswith("gguf:") or spec == "smollm2-135m":
-        try:
-            from scalescope.calibration.backends.gguf import load_gguf_backend
-        except ImportError as e:  # pragma: no cover - only before G's module lands
-            raise InputError(f"model '{spec}': the GGUF backend is not available ({e})") from e
+        from scalescope.calibration.backends.gguf import load_gguf_backend
+
         return load_gguf_backend(spec, dtype="float32" if dtype == "auto" else dtype, device=device)
     if spec.startswith("ngram") or re.match(r"^[a-z]+:", spec) and not re.match(r"^[A-Za-z]:[\\/]", spec):
         kind = spec.split(":", 1)[0]

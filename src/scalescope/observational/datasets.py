@@ -1,19 +1,17 @@
 """Loading the observational-scaling tables and building the paper's default model sets (spec §1.2, §2.3-§2.5).
 
-Uses :func:`scalescope.data.load` (sha256-pinned; ``$SCALESCOPE_DATA_DIR``, then the cache, then the pinned
-download) when the data layer is importable, else reads ``$SCALESCOPE_DATA_DIR/obsscaling/<file>`` directly. With
+Every table comes through :func:`scalescope.data.load`, the one data access path: the registry resolves
+``$SCALESCOPE_DATA_DIR``, then the cache, then the pinned download, and always checks the file's sha256. With
 ``offline=True`` (the demo) nothing is downloaded: a table that does not resolve locally raises
 :class:`~scalescope.errors.DataNotFoundError`.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pandas as pd
 
-from scalescope.errors import DataNotFoundError, InputError
+from scalescope import data
+from scalescope.errors import InputError
 from scalescope.observational.constants import (
     EVALUATED_FAMILIES,
     FAMILY_COL,
@@ -23,27 +21,19 @@ from scalescope.observational.constants import (
     PREREGISTERED_MODELS,
 )
 
-#: scalescope.data dataset name -> upstream file name.
-FILES = {
-    "obsscaling-base": "base_llm_benchmark_eval.csv",
-    "obsscaling-base-sub10b": "base_llm_benchmark_eval_sub_10b.csv",
-    "obsscaling-emergent": "base_llm_emergent_capability_eval.csv",
-    "obsscaling-post-training": "base_llm_post_training_eval.csv",
-    "obsscaling-instruct": "instruct_llm_benchmark_eval.csv",
-    "obsscaling-agent": "instruct_llm_agent_eval.csv",
-}
-
-
-def _local_path(name: str) -> Path | None:
-    root = os.environ.get("SCALESCOPE_DATA_DIR")
-    if not root:
-        return None
-    p = Path(root) / "obsscaling" / FILES[name]
-    return p if p.is_file() else None
+#: The observational-scaling tables registered in :mod:`scalescope.data` (the registry holds their files and hashes).
+TABLES = (
+    "obsscaling-base",
+    "obsscaling-base-sub10b",
+    "obsscaling-emergent",
+    "obsscaling-post-training",
+    "obsscaling-instruct",
+    "obsscaling-agent",
+)
 
 
 def load_table(name: str, *, offline: bool = False) -> pd.DataFrame:
-    """Load one upstream table by its scalescope dataset name (``"obsscaling-base"``, ...).
+    """Load one upstream table by its scalescope dataset name (``"obsscaling-base"``, ...), sha256-checked.
 
     Examples
     --------
@@ -51,32 +41,9 @@ def load_table(name: str, *, offline: bool = False) -> pd.DataFrame:
     >>> df.shape  # doctest: +SKIP
     (148, 13)
     """
-    if name not in FILES:
-        raise InputError(f"{name}: unknown obsscaling table (known: {', '.join(FILES)})")
-    try:
-        from scalescope import data as _data  # the shared data layer, when present
-
-        loader = getattr(_data, "load", None)
-    except ImportError:
-        loader = None
-    if loader is not None:
-        try:
-            try:
-                return loader(name, download=not offline)
-            except TypeError:  # a loader without a download switch
-                if offline and _local_path(name) is None:
-                    raise DataNotFoundError(f"{name}: not available offline") from None
-                return loader(name)
-        except DataNotFoundError:
-            raise
-        except (KeyError, LookupError, NotImplementedError):
-            pass  # the data layer does not know this name (yet): fall back to the local file
-    p = _local_path(name)
-    if p is None:
-        raise DataNotFoundError(
-            f"{name}: {FILES[name]} not found offline (set SCALESCOPE_DATA_DIR to a folder containing obsscaling/)"
-        )
-    return pd.read_csv(p)
+    if name not in TABLES:
+        raise InputError(f"{name}: unknown obsscaling table (known: {', '.join(TABLES)})")
+    return data.load(name, download=not offline)
 
 
 def default_base_models(df: pd.DataFrame, *, include_preregistered: bool = False) -> pd.DataFrame:

@@ -78,9 +78,12 @@ ROWS_AFTER_EOS = "kept: alive=False, token_id=-1, generation columns NaN; human 
 LEGACY_CONFIG: dict[str, Any] = {"passages": "openings", "passage_seed": None}
 
 
-def stored_config(manifest: dict[str, Any]) -> dict[str, Any]:
+def stored_config(manifest: dict[str, Any], where: str = "manifest.json") -> dict[str, Any]:
     """A run manifest's ``config`` with keys added after the run was written filled in as that older version did."""
-    return {**LEGACY_CONFIG, **(manifest.get("config") or {})}
+    cfg = manifest.get("config") if isinstance(manifest, dict) else None
+    if cfg is not None and not isinstance(cfg, dict):
+        raise InputError(f"{where}: 'config' must be an object, got {type(cfg).__name__} (hand-edited?)")
+    return {**LEGACY_CONFIG, **(cfg or {})}
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,21 @@ class PreparedRun:
     passages: Passages
     prompt_prefix: tuple[int, ...]
     prompt_split: str
+
+
+def _leftovers(run_dir: Path) -> list[str]:
+    """Entries of ``run_dir`` that forbid starting a new run there.
+
+    A folder claimed by the output layer for ``calibrate run`` (its marker says so: an earlier run replaced with
+    ``--overwrite``, whose own files are already gone) may hold the user's files, which stay beside the new run;
+    any other non-empty folder is refused.
+    """
+    from scalescope.outputs import read_marker
+
+    marker = read_marker(run_dir)
+    if marker is not None and marker["command"] == "calibrate run":
+        return []
+    return [q.name for q in run_dir.iterdir()]
 
 
 def _utcnow() -> str:
@@ -236,17 +254,30 @@ class CalibrationRun:
                 raise InputError(f"{out_dir}: run directory already exists; pass --resume to continue it or choose "
                                  f"another --out")
             old = store.read_manifest()
-            old_cfg = stored_config(old)  # an old run still resumes
+            old_cfg = stored_config(old, store.manifest_path)  # an old run still resumes
             diff = sorted(k for k in set(old_cfg) | set(cfg_dict) if old_cfg.get(k) != cfg_dict.get(k))
             if diff:
                 shown = ", ".join(f"{k}: {old_cfg.get(k)!r} -> {cfg_dict.get(k)!r}" for k in diff[:4])
                 raise InputError(f"{out_dir}: cannot resume, the configuration differs ({shown})")
-            if old.get("corpus", {}).get("sha256") != corpus.sha256:
+            old_corpus = old.get("corpus", {})
+            if not isinstance(old_corpus, dict):
+                raise InputError(f"{out_dir}: cannot resume, manifest 'corpus' must be an object, got "
+                                 f"{type(old_corpus).__name__} (hand-edited?)")
+            if old_corpus.get("sha256") != corpus.sha256:
                 raise InputError(f"{out_dir}: cannot resume, corpus '{corpus.name}' has changed (sha256 differs)")
+            import pyarrow.parquet as pq
+
+            for k in store.shard_indices():  # a finished shard is kept as it is: it must be a readable Parquet file
+                if store.has_shard(k):
+                    try:
+                        pq.read_metadata(store.shard_path(k))
+                    except Exception as e:  # pyarrow raises several types for corrupt files
+                        raise InputError(f"{store.shard_path(k)}: cannot resume, not a readable shard "
+                                         f"({type(e).__name__}); remove it to measure it again") from None
             store.update({"status": "running", "resumed_at": [*old.get("resumed_at", []), _utcnow()]})
         else:
             p = Path(out_dir)
-            if p.exists() and (not p.is_dir() or any(p.iterdir())):
+            if p.exists() and (not p.is_dir() or _leftovers(p)):
                 raise InputError(f"{out_dir}: exists and is not an empty directory or a run directory")
             store.create(self._manifest(backend, corpus, prep))
 

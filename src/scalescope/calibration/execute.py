@@ -48,7 +48,7 @@ def resolve_resume_config(config: CalibrationConfig, out_dir: str | os.PathLike,
     from scalescope.calibration.store import RunStore
 
     store = RunStore(out_dir)
-    old = stored_config(store.read_manifest()) if resume and store.exists() else {}
+    old = stored_config(store.read_manifest(), store.manifest_path) if resume and store.exists() else {}
     passages = config.passages or old.get("passages") or "random"
     seed = config.passage_seed if config.passage_seed is not None else (old.get("passage_seed") or 0)
     return dataclasses.replace(config, passages=passages, passage_seed=seed)
@@ -157,3 +157,9 @@ def check_run_dir(out_dir, *, resume: bool = False, overwrite: bool = False) -> 
     except InputError:
         if not (Path(out_dir).is_dir() and read_marker(out_dir) is None and RunStore(out_dir).exists()):
             raise
+    from scalescope.calibration.store import SHARD_DIR
+
+    shards = Path(out_dir) / SHARD_DIR
+    if os.path.islink(shards) or (os.path.lexists(shards) and not shards.is_dir()):
+        raise InputError(f"{shards}: is a symlink or a file where a run writes its shards folder; refusing "
+                         "(nothing was changed)")

@@ -53,6 +53,11 @@ def parse_count(text: str, what: str) -> int:
     return int(v)
 
 
+#: Largest n-gram order: the backend holds one context column per order for every training token, so a huge N
+#: (ngram:1000000) would try to allocate gigabytes before failing.
+MAX_NGRAM_ORDER = 32
+
+
 def parse_ngram_spec(spec: str) -> NgramSpec:
     """Parse ``ngram:N[:CORPUS][@TOKENS][/TOKENIZER]``; raises InputError (one line) on malformed specs.
 
@@ -72,8 +77,8 @@ def parse_ngram_spec(spec: str) -> NgramSpec:
     if not m:
         raise InputError(f"model '{spec}': expected ngram:N[:CORPUS][@TOKENS][/TOKENIZER], e.g. ngram:3:wikitext-2")
     order_s = m.group("order")
-    if not order_s.isdigit() or int(order_s) < 1:
-        raise InputError(f"model '{spec}': n-gram order {order_s!r} must be an integer >= 1")
+    if not order_s.isdigit() or not 1 <= int(order_s) <= MAX_NGRAM_ORDER:
+        raise InputError(f"model '{spec}': n-gram order {order_s!r} must be an integer in 1..{MAX_NGRAM_ORDER}")
     corpus = m.group("corpus") or None
     tokens = parse_count(m.group("tokens"), f"model '{spec}'") if m.group("tokens") else None
     return NgramSpec(order=int(order_s), corpus=corpus, train_tokens=tokens, tokenizer=tok)

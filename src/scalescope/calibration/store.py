@@ -80,8 +80,15 @@ class RunStore:
     def read_manifest(self) -> dict[str, Any]:
         return load_manifest(self.run_dir)
 
-    def create(self, manifest: dict[str, Any]) -> None:
+    def _real_shard_dir(self) -> None:
+        """Create ``shards/`` as a real folder; a symlink (or file) there is refused, never written through."""
+        if os.path.islink(self.shard_dir) or (os.path.lexists(self.shard_dir) and not self.shard_dir.is_dir()):
+            raise InputError(f"{self.shard_dir}: is a symlink or a file where a run writes its shards folder; "
+                             "refusing to write through it")
         self.shard_dir.mkdir(parents=True, exist_ok=True)
+
+    def create(self, manifest: dict[str, Any]) -> None:
+        self._real_shard_dir()
         write_json(manifest, self.manifest_path)
 
     def update(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +124,7 @@ class RunStore:
                 table = pa.Table.from_pandas(frame, preserve_index=False)
         else:
             table = frame
-        self.shard_dir.mkdir(parents=True, exist_ok=True)
+        self._real_shard_dir()
         path = self.shard_path(index)
         with atomic_path(path) as tmp:
             pq.write_table(table, tmp, compression="zstd")

@@ -225,7 +225,7 @@ def score_cmd(predictions, actual, as_json):
     # empty cells are models not evaluated yet; text or inf in a target column is a broken results file
     cols = [e.get("target") for e in payload["targets"] if isinstance(e, dict) and e.get("target") in act.columns]
     act = check_numeric(act, cols, label=Path(actual).name, key=C.MODEL_COL)
-    res = score(payload, act)
+    res = score(payload, act, label=p.name)
     if as_json:
         echo_json(res)
         return

@@ -365,6 +365,12 @@ def run_select(out: str | Path, budget, *, benchmarks: str = "base", cutoff: flo
         mode = "exhaustive" if n_fam <= 22 else "greedy"
     sel = v_optimal_subsets(X, pool[C.FAMILY_COL], budgets=budgets, max_families=max_families, include=inc,
                             mode=mode, models=pool[C.MODEL_COL])
+    empty = [int(b) for b, n in zip(sel.table["budget"], sel.table["n_models"]) if int(n) == 0]
+    if empty:  # no subset of whole families fits: an empty "selection" with objective -inf is not a result
+        smallest = int(pool[C.FAMILY_COL].value_counts().min())
+        raise InputError(f"--budget {','.join(map(str, empty))}: no subset of whole families fits "
+                         f"(the smallest family in the pool has {smallest} models"
+                         + (", plus the --include families" if inc else "") + ")")
     evaluate = (kind == "base" and benchmarks in ("base", "obsscaling-base") and not inc) if evaluate is None \
         else evaluate
     table = sel.table.copy()

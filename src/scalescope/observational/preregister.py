@@ -56,10 +56,45 @@ def make_payload(entries: list[dict], models_file: str) -> dict:
     return payload
 
 
-def score(payload: dict, actual: pd.DataFrame) -> dict:
+def _finite(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, int | float) and np.isfinite(v)
+
+
+def check_payload(payload, label: str = "PREDICTIONS") -> None:
+    """Refuse a pre-registration file whose structure was broken by hand (one line naming the file and the field).
+
+    Values are checked, not trusted: a hand edit must read as an error, never as a traceback or a NaN score.
+    """
+    if not isinstance(payload, dict) or payload.get("kind") != "scalescope.obs.preregistration":
+        raise InputError(f"{label}: not a scalescope pre-registration file")
+    targets = payload.get("targets")
+    if not isinstance(targets, list):
+        raise InputError(f"{label}: 'targets' must be a list")
+    for i, e in enumerate(targets):
+        where = f"{label}: targets[{i}]"
+        if not isinstance(e, dict):
+            raise InputError(f"{where} must be an object, got {type(e).__name__}")
+        if not isinstance(e.get("target"), str):
+            raise InputError(f"{where}.target must be a string, got {e.get('target')!r}")
+        for k in ("chance", "ceiling"):
+            if not _finite(e.get(k)):
+                raise InputError(f"{where}.{k} must be a finite number, got {e.get(k)!r}")
+        if e["ceiling"] == e["chance"]:
+            raise InputError(f"{where}: ceiling equals chance ({e['chance']!r}); the normalised scale is undefined")
+        preds = e.get("predictions")
+        if not isinstance(preds, list):
+            raise InputError(f"{where}.predictions must be a list")
+        for j, p in enumerate(preds):
+            if not isinstance(p, dict) or not isinstance(p.get("Model"), str):
+                raise InputError(f"{where}.predictions[{j}] must be an object with a string 'Model'")
+            for k in ("y_pred", "y_pred_normalised"):
+                if not _finite(p.get(k)):
+                    raise InputError(f"{where}.predictions[{j}].{k} must be a finite number, got {p.get(k)!r}")
+
+
+def score(payload: dict, actual: pd.DataFrame, *, label: str = "PREDICTIONS") -> dict:
     """Score pre-registered predictions against ``actual`` (``Model`` + target columns, raw scale)."""
-    if payload.get("kind") != "scalescope.obs.preregistration":
-        raise InputError("PREDICTIONS: not a scalescope pre-registration file")
+    check_payload(payload, label)
     ok_hash = content_hash(payload) == payload.get("sha256")
     if MODEL_COL not in actual.columns:
         raise InputError(f"--actual: column 'Model' is missing (found: {', '.join(map(str, actual.columns))})")

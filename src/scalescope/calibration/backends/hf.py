@@ -31,6 +31,30 @@ from scalescope.errors import InputError
 
 __all__ = ["HFBackend", "resolve_device", "resolve_dtype", "char_tokenizer"]
 
+try:  # what transformers' strict config dataclasses raise on a field of the wrong type
+    from huggingface_hub.errors import StrictDataclassError as _StrictDataclassError
+except ImportError:  # pragma: no cover - older huggingface_hub
+
+    class _StrictDataclassError(Exception):
+        pass
+
+
+def _check_model_dir(local: Path, spec: str) -> None:
+    """Refuse a model folder holding FIFOs, sockets or devices before transformers opens them (a FIFO named
+    tokenizer.json would block the load forever)."""
+    import stat
+
+    for dirpath, dirnames, filenames in os.walk(local):
+        for name in filenames + dirnames:
+            p = Path(dirpath) / name
+            try:
+                mode = os.stat(p).st_mode
+            except OSError:
+                continue  # a dangling link: transformers reports it if it needs the file
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise InputError(f"model '{spec}': {p} is not a regular file (a FIFO, socket or device)")
+
+
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -158,13 +182,20 @@ class HFBackend(Backend):
             raise InputError(f"model '{spec}': expected a model directory (config.json + weights) or a hub id")
         if local.is_dir() and not (local / "config.json").is_file():
             raise InputError(f"model '{spec}': directory has no config.json (not a transformers model)")
+        if local.is_dir():
+            _check_model_dir(local, spec)
         kw: dict[str, Any] = {"revision": revision} if revision else {}
         where = str(local) if local.is_dir() else spec
+        # A local folder is the user's input: whatever transformers raises on its files (a config.json field of the
+        # wrong type fails strict dataclass validation, a config that is not an object a TypeError) is bad input.
+        bad_local = (OSError, ValueError, TypeError, KeyError, AttributeError, _StrictDataclassError)
         try:
             # Local files first: an unreachable hub would otherwise cost a minute of retries per unknown id.
             tok = AutoTokenizer.from_pretrained(where, local_files_only=True, **kw)
             model = AutoModelForCausalLM.from_pretrained(where, dtype=dt, local_files_only=True, **kw)
-        except (OSError, ValueError) as e:
+        except bad_local as e:
+            if not isinstance(e, OSError | ValueError) and not local.is_dir():
+                raise
             if local.is_dir():
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise InputError(f"model '{spec}': transformers could not load it ({first})") from e

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from scalescope.calibration.demo import DemoConfig, run_demo
 
 
@@ -17,10 +19,14 @@ def test_run_demo_small(tmp_path):
     for r in s["runs"]:
         assert math.isfinite(r["entce"]) and r["n_samples"] == 8 and r["n_steps"] == 12
         assert r["size_axis"] == "train_tokens"
+    # this tiny configuration (8 samples, 12 steps) is under-dispersed at both sizes: the exponent must say so
+    entce = {r["label"]: r["entce"] for r in s["runs"]}
+    assert entce["n2000"] == pytest.approx(-0.8654950143148503, abs=1e-9)
+    assert entce["n20000"] == pytest.approx(-1.1684316491882782, abs=1e-9)
+    assert entce["n20000-temp1.5"] == pytest.approx(0.8392578903585672, abs=1e-9)
     ex = s["exponent"]
-    assert ex["status"] in ("ok", "undefined")
-    if ex["status"] == "undefined":
-        assert ex["reason"].startswith("exponent undefined")
+    assert ex["status"] == "undefined" and ex["exponent"] is None
+    assert ex["reason"] == "exponent undefined: EntCE <= 0 for runs n2000, n20000"
     assert len(s["temperature_sweeps"]) == 1
     assert s["temperature_sweeps"][0]["temperatures"] == [0.8, 1.0, 1.5]
     sec = json.loads((tmp_path / "section.json").read_text())

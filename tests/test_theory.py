@@ -107,7 +107,7 @@ def test_zipf_estimators_recover_alpha(alpha):
     assert mle.alpha == pytest.approx(alpha, abs=0.01)
     assert ols.alpha == pytest.approx(alpha, abs=0.03)
     for f in (mle, ols):
-        lo, hi = f.conf_int()
+        lo, hi = f.conf_int().loc["alpha"]
         assert lo <= f.alpha <= hi and hi - lo < 0.05
         assert f.predicted_exponent == pytest.approx(1 / f.alpha - 1)
     assert 0.9 < ols.r2 <= 1

@@ -56,7 +56,10 @@ class ScalingExponent(Result):
     def params(self) -> pd.Series:
         return pd.Series({"intercept": self.intercept, "exponent": self.exponent})
 
-    def conf_int(self) -> pd.DataFrame:
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        """Bootstrap intervals at ``ci_level`` (rows ``intercept``, ``exponent``; columns ``lower``/``upper``)."""
+        if alpha is not None and not math.isclose(1 - alpha, self.ci_level):
+            raise InputError(f"alpha={alpha}: the bootstrap ran at level {self.ci_level}; rerun with ci={1 - alpha}")
         return pd.DataFrame(
             {"lower": [self.intercept_ci[0], self.exponent_ci[0]], "upper": [self.intercept_ci[1], self.exponent_ci[1]]},
             index=["intercept", "exponent"],

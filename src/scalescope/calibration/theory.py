@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import integrate, optimize, special
 
 from scalescope.errors import InputError
@@ -441,11 +442,15 @@ class ZipfFit(Result):
     r2: float | None = None
 
     @property
-    def params(self) -> dict[str, float]:
-        return {"alpha": self.alpha}
+    def params(self) -> pd.Series:
+        return pd.Series({"alpha": self.alpha})
 
-    def conf_int(self) -> tuple[float, float]:
-        return (self.ci_low, self.ci_high)
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        """The interval at ``ci_level`` as a DataFrame (row ``alpha``, columns ``lower``/``upper``)."""
+        if alpha is not None and not math.isclose(1 - alpha, self.ci_level):
+            raise InputError(f"alpha={alpha}: this fit's interval is at level {self.ci_level}; refit with "
+                             f"ci_level={1 - alpha}")
+        return pd.DataFrame({"lower": [self.ci_low], "upper": [self.ci_high]}, index=["alpha"])
 
     @property
     def predicted_exponent(self) -> float:

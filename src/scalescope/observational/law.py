@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from scalescope.errors import InputError
+from scalescope.fit.sigmoid import LinkFit
 from scalescope.observational._blas import blas1
 from scalescope.observational.capability import CapabilityResult, fit_capabilities
 from scalescope.observational.compute import EquivalentCompute, equivalent_compute
@@ -31,7 +32,7 @@ from scalescope.observational.constants import (
     SIZE_COL,
     ImputeConfig,
 )
-from scalescope.observational.regression import LinkFit, fit_link
+from scalescope.observational.regression import fit_link
 from scalescope.observational.splits import SplitSpec
 from scalescope.results import Result
 
@@ -64,8 +65,17 @@ class LawResult(Result):
     dropped: tuple[str, ...] = field(default_factory=tuple)  # models dropped for a missing feature (baselines)
 
     @property
-    def params(self) -> np.ndarray:
+    def params(self) -> pd.Series:
+        """The link's parameters (``intercept``, one weight per feature, ``floor`` for the floor link)."""
         return self.fit.params
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald intervals of :attr:`params` (delta-method covariance of the link fit; ``lower``/``upper``).
+
+        Intervals for predictions and test MSE come from the family bootstrap
+        (:func:`scalescope.observational.cluster_bootstrap_law`).
+        """
+        return self.fit.conf_int(alpha, method="wald")
 
     def mse_on(self, models) -> float:
         """Test MSE restricted to ``models`` (for a common test set across predictors, spec §1.5/§4.4)."""

@@ -110,7 +110,7 @@ def _synthetic_ladder_table(noise=0.0):
 def test_backtest_two_step_nd_has_intervals():
     from scalescope.emergence.backtest import backtest
 
-    r = backtest(_synthetic_ladder_table(noise=0.005), holdout="size:1", methods=("two-step-nd",))
+    r = backtest(_synthetic_ladder_table(noise=0.005), holdout="size:1", methods=("two-step-nd",), ladder_n_boot=40)
     p = r.predictions.iloc[0]
     assert p["method"] == "two-step-nd" and p["model"] == "big-7B"
     assert p["pi_low"] <= p["predicted"] <= p["pi_high"]

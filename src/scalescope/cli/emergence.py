@@ -63,11 +63,14 @@ def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, overwrite: bool,
               help="Comma list of compute-sigmoid, compute-linear, two-step, two-step-nd, two-step-lm, two-step-nd-lm, "
                    "obs-pc "
                    "(default: all that apply to the data).")
+@click.option("--ladder-boot", type=click.IntRange(0, 10000), default=0, show_default=True,
+              help="Run-bootstrap replicates of the two-step-nd prediction interval per curve (each is a full "
+                   "step-1 refit: ~0.15 s per curve per replicate).")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard as JSON.")
 @overwrite_option
 @quiet_option
-def backtest_cmd(data: str, out_dir: Path, holdout: str | None, methods: str | None, as_json: bool,
-                 overwrite: bool, quiet: bool) -> None:
+def backtest_cmd(data: str, out_dir: Path, holdout: str | None, methods: str | None, ladder_boot: int,
+                 as_json: bool, overwrite: bool, quiet: bool) -> None:
     """Hold out the largest models and predict their hard metric from smaller ones, per method.
 
     Methods: the hard metric extrapolated in log compute (compute-sigmoid, compute-linear); two steps through the
@@ -100,7 +103,7 @@ def backtest_cmd(data: str, out_dir: Path, holdout: str | None, methods: str | N
         holdout_mask(pd.DataFrame({"params_total": [1.0], "train_flops": [1.0]}), holdout)  # flag check first
     table = _prepare(data, out_dir, "emergence backtest", overwrite)
     s = run_backtest(table, out_dir, name=data, holdout=holdout, methods=chosen, progress=not quiet,
-                     overwrite=overwrite)
+                     overwrite=overwrite, ladder_n_boot=ladder_boot)
     if as_json:
         echo_json(s["leaderboard"])
     else:

@@ -296,13 +296,13 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
 
 @writes_output("emergence backtest", arg="out")
 def run_backtest(table: pd.DataFrame, out: Path, *, name: str, holdout: str | None = None, methods=None,
-                 progress: bool = False) -> dict:
+                 progress: bool = False, ladder_n_boot: int = 0) -> dict:
     """Leave-top-out backtests of every hard curve; writes ``out/summary.json``, figures, section.json."""
     from scalescope.report import write_section
     from scalescope.report.figures import emergence as fig_e
     from scalescope.report.style import new_figure
 
-    r = backtest(table, holdout=holdout, methods=methods or METHODS, progress=progress)
+    r = backtest(table, holdout=holdout, methods=methods or METHODS, progress=progress, ladder_n_boot=ladder_n_boot)
     if r.errors.empty:
         raise InputError(f"{name}: no curve has enough models below and above the hold-out ({r.holdout}) to backtest")
     board = leaderboard(r)

@@ -456,34 +456,7 @@ KNOWN_BUGS: dict[str, str] = {
     # emergence/* (being edited by others)
     "--n-boot=0[emergence-analyze]": "emergence analyze --n-boot 0 (allowed by its IntRange(0, 5000)) crashes with "
                                      "a TypeError traceback (curves.assess formats a hinge p-value that is None)",
-    "percent-not-fraction[emergence-analyze--data]": "emergence analyze on a long CSV whose values are x100 "
-                                                     "(accuracy 26.5 for a hard metric) crashes: ValueError "
-                                                     "'k (111540) must not be greater than n (4000)' traceback",
-    "percent-not-fraction[emergence-backtest--data]": "emergence backtest accepts hard-metric accuracies of 0..100 "
-                                                      "(percent) with chance 0.25 and exits 0 on nonsense",
-    # observational (a design decision: refuse, or convert with a warning as obs place does)
-    "percent-not-fraction[obs-predict--models]": "obs predict takes benchmark scores in percent (50.0) as "
-                                                 "fractions and pre-registers predictions from them, exit 0 "
-                                                 "(obs place detects percent and divides by 100 with a warning)",
-    "percent-not-fraction[obs-score--actual]": "obs score scores actual results given in percent against 0..1 "
-                                               "predictions (mse ~900), exit 0, no warning",
-    # calibration/sweep* (being edited by others)
-    "out-planted-dir-symlink-with-marker[calibrate-sweep]": "calibrate sweep writes its cells THROUGH a planted "
-                                                            "symlink DIR/cells -> ../victimdir (cell folders appear "
-                                                            "in the user's folder outside --out), exit 0",
-    "out-planted-symlink-no-marker[calibrate-sweep]": "a user folder holding only a symlink sweep.json -> "
-                                                      "../victim.txt is taken for a sweep: marker, .sweep.lock and "
-                                                      "cells/ are written into it, then exit 2 leaves them there",
-    "out-planted-symlink-with-marker[calibrate-sweep]": "calibrate sweep reads DIR/sweep.json through a planted "
-                                                        "symlink to a user file, fails (exit 2) and has rewritten "
-                                                        "its marker (not 'nothing changed')",
-    "out-disk-full[calibrate-sweep]": "calibrate sweep on a full disk exits 2 but leaves DIR with its marker, "
-                                      ".sweep.lock and cells/ (not atomic)",
-    **{f"sweep-json-{h}[calibrate-sweep]": f"calibrate sweep on a DIR whose sweep.json is hand-edited ({h}) exits "
-                                          "2 but has rewritten its marker first (not 'nothing changed')"
-       for h in ("not-json", "not-an-object", "cells-a-string", "invalid-utf8")},
-    "spec-corpus-is-a-fifo[calibrate-sweep]": "a sweep cell whose corpus is a FIFO fails with exit 1 (cell "
-                                              "failure), not 2, and the message says 'no such file or directory'",
+    # calibration/sweep*
 }
 
 

@@ -206,6 +206,8 @@ def load_corpus(spec: str) -> Corpus:
         if path.suffix.lower() == ".jsonl":
             raise InputError(f"corpus '{spec}': a .jsonl corpus needs a field, e.g. {spec}:text")
         return _nonempty(Corpus.from_documents(spec, _paragraph_documents(_read_text(path)), str(path.resolve())))
+    if path.exists():  # a FIFO, socket or device: refused before anything opens it
+        check_input_path(path, what=f"corpus '{spec}'")
     raise InputError(
         f"corpus '{spec}': not a built-in corpus ({', '.join(BUILTIN_CORPORA)}) and no such file or directory"
     )

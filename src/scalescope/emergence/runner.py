@@ -28,6 +28,15 @@ def validate_table(table: pd.DataFrame, name: str) -> None:
     for metric, g in table.groupby("metric"):
         if not np.isfinite(g["value"]).any():
             raise InputError(f"{name}: metric {metric!r} has no finite values (all NaN)")
+    if "metric_kind" in fin:
+        # hard metrics (exact match, accuracy) are fractions: a table in percent would make every
+        # binomial-noise model and chance level wrong without an error
+        frac = fin[fin["metric_kind"] == "hard"]
+        if len(frac) and (frac["value"] > 1 + 1e-9).any():
+            row = frac.loc[frac["value"].idxmax()]
+            raise InputError(f"{name}: metric {row['metric']!r} ({row['metric_kind']}) has values up to "
+                             f"{row['value']:g}; accuracies are fractions in [0, 1]"
+                             + (" (percent? divide by 100)" if row["value"] <= 100 else ""))
     models = fin["model"].nunique()
     if models < 3:
         raise InputError(f"{name}: needs at least 3 models to analyse scaling, found {models}")

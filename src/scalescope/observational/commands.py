@@ -448,6 +448,11 @@ def run_predict(out: str | Path, models: str, *, targets: tuple[str, ...] = (), 
         from scalescope.data.validate import check_numeric
 
         new = check_numeric(new, metrics, label=Path(models).name, key=C.MODEL_COL)
+        over = [m for m in metrics if (pd.to_numeric(new[m], errors="coerce") > 1).any()]
+        if over:
+            hi = float(pd.to_numeric(new[over[0]], errors="coerce").max())
+            raise InputError(f"{Path(models).name}: column {over[0]!r} has scores up to {hi:g}; benchmark scores are "
+                             "fractions in [0, 1]" + (" (percent? divide by 100)" if hi <= 100 else ""))
         if n_pcs > len(metrics):
             raise InputError(f"--pcs: {n_pcs} components need at least {n_pcs} benchmarks, task {k} has "
                              f"{len(metrics)}")

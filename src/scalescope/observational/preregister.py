@@ -109,6 +109,10 @@ def score(payload: dict, actual: pd.DataFrame, *, label: str = "PREDICTIONS") ->
             if p["Model"] in act.index:
                 y = pd.to_numeric(pd.Series([act.loc[p["Model"], t]]), errors="coerce").iloc[0]
                 if np.isfinite(y):
+                    if y > e["ceiling"] * (1 + 1e-9) + 1e-12:
+                        hint = " (percent? give fractions)" if e["ceiling"] <= 1 < y <= 100 else ""
+                        raise InputError(f"--actual: {p['Model']} has {t} = {y:g}, above the target's ceiling "
+                                         f"{e['ceiling']:g}{hint}")
                     yn = (y - e["chance"]) / (e["ceiling"] - e["chance"])
                     errs.append(p["y_pred_normalised"] - yn)
                     rows.append({"target": t, "Model": p["Model"], "y": float(y), "y_pred": p["y_pred"],

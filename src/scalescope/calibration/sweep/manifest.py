@@ -47,8 +47,9 @@ def utcnow() -> str:
 
 
 def is_sweep_dir(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a sweep directory (holds ``sweep.json``)."""
-    return (Path(path) / SWEEP_MANIFEST).is_file()
+    """Whether ``path`` is a sweep directory (holds ``sweep.json`` as a regular file, not a link)."""
+    f = Path(path) / SWEEP_MANIFEST
+    return f.is_file() and not f.is_symlink()
 
 
 class SweepManifest:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,12 +104,46 @@ def _locked(directory: Path):
         os.close(fd)
 
 
-def _claim(out: Path) -> None:
-    from scalescope.outputs import claim_run_dir, record_files
+def _claim(out: Path) -> list[Path]:
+    """Check DIR and everything in it that the sweep will read *before* writing anything; then create what it needs.
+    Returns the folders created (removed again if the set-up fails)."""
+    from scalescope.outputs import claim_run_dir, read_marker, record_files
 
-    claim_run_dir(out, command=COMMAND, resume=True, overwrite=False, is_ours=is_sweep_dir)
-    (out / CELLS_DIR).mkdir(exist_ok=True)
-    record_files(out, COMMAND, [SWEEP_MANIFEST, LOCK])
+    if out.is_dir():
+        read_marker(out)  # a malformed marker is the first thing to report
+    for name in (SWEEP_MANIFEST, CELLS_DIR, LOCK):
+        if (out / name).is_symlink():
+            raise InputError(f"--out {out}: {name} there is a symlink; a sweep never reads or writes through one "
+                             "(nothing was changed)")
+    if (out / CELLS_DIR).exists() and not (out / CELLS_DIR).is_dir():
+        raise InputError(f"--out {out}: {CELLS_DIR} there is not a folder (nothing was changed)")
+    if is_sweep_dir(out):
+        SweepManifest.load(out)  # a hand-edited sweep.json is one line, before the marker is touched
+    created = claim_run_dir(out, command=COMMAND, resume=True, overwrite=False, is_ours=is_sweep_dir)
+    try:
+        cells_new = not (out / CELLS_DIR).exists()
+        (out / CELLS_DIR).mkdir(exist_ok=True)
+        record_files(out, COMMAND, [SWEEP_MANIFEST, LOCK])
+    except BaseException:
+        _undo_claim(out, created, cells_new if "cells_new" in locals() else False)
+        raise
+    return created
+
+
+def _undo_claim(out: Path, created: list[Path], cells_new: bool, fresh: bool = False) -> None:
+    """Remove what a sweep that failed during set-up created (only its own, still-empty things)."""
+    from scalescope.outputs import MARKER
+
+    if cells_new:
+        with contextlib.suppress(OSError):
+            (out / CELLS_DIR).rmdir()
+    if created or fresh:  # DIR held no sweep before: drop our bookkeeping files and the folders we made
+        for name in (MARKER, LOCK, SWEEP_MANIFEST):
+            with contextlib.suppress(OSError):
+                (out / name).unlink()
+        for d in reversed(created):
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
 
 
 def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, executor: Executor | None = None, retries: int = 2,
@@ -137,7 +172,20 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, executor: Executor
         raise InputError(f"--retries {retries}: must be an integer >= 0")
     out = Path(out_dir)
     executor = executor or LocalExecutor()
-    _claim(out)
+    fresh = not is_sweep_dir(out)
+    created = _claim(out)
+    try:
+        return _run_claimed(spec, out, executor, retries, progress)
+    except BaseException:
+        # a sweep that never got a cell started leaves nothing behind (a failure on a full disk, say)
+        if fresh and not any((out / CELLS_DIR).glob("*/" + "manifest.json")):
+            if (out / CELLS_DIR).is_dir() and not (out / CELLS_DIR).is_symlink():
+                shutil.rmtree(out / CELLS_DIR, ignore_errors=True)
+            _undo_claim(out, created, cells_new=False, fresh=True)
+        raise
+
+
+def _run_claimed(spec, out: Path, executor, retries: int, progress: bool) -> SweepResult:
     t_start = time.perf_counter()
     with _locked(out):
         if is_sweep_dir(out):
@@ -167,6 +215,9 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, executor: Executor
         man.data["status"] = "running"
         man.save()
 
+        for c in spec.cells:  # a planted link in place of a cell folder would take its run outside DIR
+            if (out / CELLS_DIR / c.id).is_symlink():
+                raise InputError(f"--out {out}: {CELLS_DIR}/{c.id} is a symlink; refusing to write a cell through it")
         todo = [c for c in spec.cells if man.cells[c.id]["status"] != "complete"]
         skipped = len(spec.cells) - len(todo)
         bar = None

@@ -481,5 +481,11 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{p}: invalid TOML ({e})") from None
     spec = parse_spec(data, where=str(p), name=p.stem)
+    from scalescope.outputs import check_input_path
+
+    for corpus in sorted({str(c.options.get("corpus")) for c in spec.cells}):
+        f = Path(corpus.split(".jsonl:")[0] + ".jsonl" if ".jsonl:" in corpus else corpus).expanduser()
+        if f.exists() and not f.is_dir():  # a FIFO or device would hang or fail every cell: one line now
+            check_input_path(f, what=f"{p}: corpus {corpus!r}")
     return SweepSpec(name=spec.name, cells=spec.cells, axes=spec.axes, path=str(p),
                      sha256=hashlib.sha256(raw).hexdigest())

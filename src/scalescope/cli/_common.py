@@ -116,6 +116,23 @@ def check_out(out, *, command: str, overwrite: bool = False, inputs=()) -> None:
 quiet_option = click.option("--quiet", is_flag=True, help="No progress bars; print only where outputs went.")
 
 
+def _plain_warnings() -> None:
+    """scalescope's own warnings (e.g. an evaluation measured with other shots than the reference) print as one
+    ``warning: ...`` line on stderr, not Python's ``file:line: Category: message`` block."""
+    import warnings
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.startswith("scalescope") or "/scalescope/" in str(filename):
+            click.echo(f"warning: {' '.join(str(message).split())}", err=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    if getattr(warnings.showwarning, "__name__", "") != "show":
+        warnings.showwarning = show
+
+
 @contextlib.contextmanager
 def error_boundary():
     """The CLI's one error boundary: bad input and OS errors become one ``error: ...`` line and exit 2; Ctrl-C exits
@@ -153,6 +170,7 @@ class Group(click.Group):
             return super().invoke(ctx)
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
+        _plain_warnings()
         # Usage errors (unknown flag, missing argument, bad choice) become one line + exit 2 instead of click's
         # multi-line usage block; --help still prints the full help.
         try:

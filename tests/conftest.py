@@ -16,6 +16,8 @@ _default_data = REPO.parent / "shared" / "data"
 if "SCALESCOPE_DATA_DIR" not in os.environ and _default_data.is_dir():
     os.environ["SCALESCOPE_DATA_DIR"] = str(_default_data)
 DATA_DIR = Path(os.environ["SCALESCOPE_DATA_DIR"]).resolve() if "SCALESCOPE_DATA_DIR" in os.environ else None
+if DATA_DIR is not None:  # CI passes ../shared/data: subprocesses run from other working directories
+    os.environ["SCALESCOPE_DATA_DIR"] = str(DATA_DIR)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -103,15 +103,37 @@ def emergent_frames(tasks=EMERGENT_TASKS, base: pd.DataFrame | None = None) -> d
     return {t.key: D.flops_families_only(D.join_target(base, em, [t.column])) for t in tasks}
 
 
+def paper_settings(t: TaskSpec, *, q: float = 0.1) -> dict:
+    """How the paper configures the law of task ``t``: metric set, split, link, loss (and, where they differ from
+    the defaults, which rows enter the PCA and the reference family). The one home of these per-task defaults, used
+    by the reproduction runners, ``obs fit``/``obs predict`` (:mod:`~scalescope.observational.commands`) and
+    ``obs place``.
+
+    - emergent BIG-bench tasks (spec §2.3): sigmoid, Huber δ=1, cutoff τ (84, or 22 for arithmetic with NONGSM);
+    - post-training GSM8K targets (§2.5): floor-sigmoid, Huber, NONGSM, cutoff 84, PCA on every model of the table;
+    - agent benchmarks (§2.4): instruct metrics, floor-sigmoid, least squares, top ``q`` held out, Llama-2-Chat axis.
+
+    Examples
+    --------
+    >>> from scalescope.observational.constants import EMERGENT_TASKS
+    >>> s = paper_settings(EMERGENT_TASKS[0])
+    >>> s["link"], s["loss"], s["split"].describe()
+    ('sigmoid', 'huber', 'train = FLOPs (1E21) <= 84')
+    """
+    if t in AGENT_TASKS:
+        return {"metrics": INSTRUCT_METRICS, "split": SplitSpec("top", q), "link": "sigmoid-floor", "loss": "ls",
+                "reference_family": REFERENCE_FAMILY_INSTRUCT}
+    if t in POST_TRAINING_TASKS:
+        return {"metrics": NONGSM_METRICS, "split": SplitSpec("cutoff", t.cutoff_1e21), "link": "sigmoid-floor",
+                "loss": "huber", "capability_rows": "all"}
+    return {"metrics": NONGSM_METRICS if t.nongsm else BASE_METRICS, "split": SplitSpec("cutoff", t.cutoff_1e21),
+            "link": "sigmoid", "loss": "huber"}
+
+
 def emergent(tasks=EMERGENT_TASKS, predictors=PREDICTORS, *, frames=None, progress=None) -> Comparison:
-    """Emergent BIG-bench tasks: sigmoid, Huber δ=1, τ = 84 (22 for arithmetic, NONGSM) (spec §2.3, T6-T8)."""
+    """Emergent BIG-bench tasks with :func:`paper_settings` (spec §2.3, T6-T8)."""
     frames = emergent_frames(tasks) if frames is None else frames
-
-    def kw(t):
-        return {"metrics": NONGSM_METRICS if t.nongsm else BASE_METRICS, "split": SplitSpec("cutoff", t.cutoff_1e21),
-                "link": "sigmoid", "loss": "huber"}
-
-    return _compare("emergent", tasks, frames, predictors, kw, progress)
+    return _compare("emergent", tasks, frames, predictors, paper_settings, progress)
 
 
 def post_training_frame(base: pd.DataFrame | None = None, tasks=POST_TRAINING_TASKS) -> pd.DataFrame:
@@ -120,9 +142,8 @@ def post_training_frame(base: pd.DataFrame | None = None, tasks=POST_TRAINING_TA
 
 
 def post_training_kwargs(restrict_train=None) -> dict:
-    """Floor-sigmoid, Huber, NONGSM, cutoff 84; PCA on all 47 train models (incl. those without a target) (§2.5)."""
-    return {"metrics": NONGSM_METRICS, "split": SplitSpec("cutoff", CUTOFF_DEFAULT_1E21), "link": "sigmoid-floor",
-            "loss": "huber", "capability_rows": "all", "restrict_train": restrict_train}
+    """:func:`paper_settings` of the post-training targets (PCA on all 47 train models, §2.5) + ``restrict_train``."""
+    return {**paper_settings(POST_TRAINING_TASKS[0]), "restrict_train": restrict_train}
 
 
 def post_training(tasks=POST_TRAINING_TASKS, predictors=PREDICTORS, *, frame=None, progress=None) -> Comparison:
@@ -136,12 +157,8 @@ def agents(tasks=AGENT_TASKS, predictors=tuple(p for p in PREDICTORS if p[1] == 
            progress=None) -> Comparison:
     """AgentBench / AgentBoard on instruct models: floor-sigmoid, least squares, top 10% held out (spec §2.4)."""
     ins = D.instruct_models()
-
-    def kw(t):
-        return {"metrics": INSTRUCT_METRICS, "split": SplitSpec("top", q), "link": "sigmoid-floor", "loss": "ls",
-                "reference_family": REFERENCE_FAMILY_INSTRUCT}
-
-    return _compare("agents", tasks, {t.key: ins for t in tasks}, predictors, kw, progress)
+    return _compare("agents", tasks, {t.key: ins for t in tasks}, predictors,
+                    lambda t: paper_settings(t, q=q), progress)
 
 
 def geometric_mean(values) -> float:

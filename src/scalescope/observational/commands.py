@@ -151,8 +151,11 @@ def plan_fit(benchmarks: str, target: str, *, n_pcs: int = 3, predictor: str = "
         tcol = f"{tcol} (target)"
         ttable = ttable.rename(columns={leak: tcol})
     excl = [b.strip() for b in exclude_benchmarks.split(",") if b.strip()]
+    from scalescope.observational.analyses import paper_settings
+
+    paper = paper_settings(task) if task is not None else {}  # the one home of the per-task defaults
     if kind == "base":
-        metrics = list(C.NONGSM_METRICS if task is not None and task.nongsm else C.BASE_METRICS)
+        metrics = list(paper["metrics"] if task is not None and task not in C.AGENT_TASKS else C.BASE_METRICS)
     elif kind == "instruct":
         metrics = list(C.INSTRUCT_METRICS)
     else:
@@ -187,14 +190,11 @@ def plan_fit(benchmarks: str, target: str, *, n_pcs: int = 3, predictor: str = "
         hint = " (scores in percent? pass --ceiling 100, and --chance in percent)" if 1 < hi <= 100 else ""
         raise InputError(f"--target: {tcol!r} has values up to {hi:g}, above the ceiling {ceiling:g}{hint}")
     if split is None:
-        spl = SplitSpec("top", 0.1) if task in C.AGENT_TASKS else SplitSpec("cutoff", task.cutoff_1e21 if task
-                                                                            else C.CUTOFF_DEFAULT_1E21)
+        spl = paper.get("split", SplitSpec("cutoff", C.CUTOFF_DEFAULT_1E21))
     else:
         spl = SplitSpec.parse(split)
-    if link is None:
-        link = "sigmoid-floor" if task in (*C.POST_TRAINING_TASKS, *C.AGENT_TASKS) else "sigmoid"
-    if loss is None:
-        loss = "ls" if task in C.AGENT_TASKS else "huber"
+    link = link if link is not None else paper.get("link", "sigmoid")
+    loss = loss if loss is not None else paper.get("loss", "huber")
     ref_given = reference_family is not None
     if reference_family is None:
         reference_family = C.REFERENCE_FAMILY_INSTRUCT if kind == "instruct" else C.REFERENCE_FAMILY_BASE
@@ -211,7 +211,7 @@ def plan_fit(benchmarks: str, target: str, *, n_pcs: int = 3, predictor: str = "
             raise InputError(f"--split: family {spl.value!r} not in the joined table")
     kw = dict(metrics=metrics, predictor=predictor, n_pcs=n_pcs, link=link, loss=loss, chance=chance,
               ceiling=ceiling, reference_family=reference_family,
-              capability_rows="all" if task in C.POST_TRAINING_TASKS else "with_target")
+              capability_rows=paper.get("capability_rows", "with_target"))
     return FitPlan(df=df, tcol=tcol, task=task, split=spl, kw=kw, benchmarks=benchmarks, target=target,
                    predictor=predictor, n_pcs=n_pcs)
 
@@ -422,6 +422,7 @@ def run_predict(out: str | Path, models: str, *, targets: tuple[str, ...] = (), 
                 overwrite: bool = False) -> dict:
     """``scalescope obs predict``: pre-register predictions (sha256 + UTC timestamp) in ``out/predictions.json``."""
     from scalescope.observational import datasets as D
+    from scalescope.observational.analyses import paper_settings
     from scalescope.observational.preregister import make_payload, predict_new
     from scalescope.results import write_json
 
@@ -441,7 +442,7 @@ def run_predict(out: str | Path, models: str, *, targets: tuple[str, ...] = (), 
     entries = []
     for k in keys:
         t = tasks[k]
-        metrics = list(C.NONGSM_METRICS if t.nongsm else C.BASE_METRICS)
+        metrics = list(paper_settings(t)["metrics"])
         miss = [m for m in metrics if m not in new.columns]
         if miss:
             raise InputError(f"{Path(models).name}: benchmark column(s) {', '.join(miss)} missing")
@@ -463,7 +464,7 @@ def run_predict(out: str | Path, models: str, *, targets: tuple[str, ...] = (), 
         train = D.join_target(base, table, [t.column])
         train = train.loc[~train[C.MODEL_COL].isin(new[C.MODEL_COL])]
         e = predict_new(train, new, t.column, metrics=metrics, n_pcs=n_pcs,
-                        link="sigmoid-floor" if t in C.POST_TRAINING_TASKS else "sigmoid",
+                        link=paper_settings(t)["link"], loss=paper_settings(t)["loss"],
                         chance=t.chance, ceiling=t.ceiling)
         e["task"] = k
         entries.append(e)

@@ -42,10 +42,8 @@ from scalescope.observational.constants import (
     FLOPS_COL,
     INSTRUCT_METRICS,
     MODEL_COL,
-    NONGSM_METRICS,
     POST_TRAINING_TASKS,
     REFERENCE_FAMILY_BASE,
-    REFERENCE_FAMILY_INSTRUCT,
     TaskSpec,
 )
 from scalescope.observational.law import LawResult, fit_law
@@ -196,19 +194,18 @@ def _fill_known(user: pd.DataFrame, base_all: pd.DataFrame) -> tuple[pd.DataFram
 def _law_setup(t: TaskSpec, ref: pd.DataFrame, user: pd.DataFrame, n_pcs: int
                ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(training frame, user rows in its benchmark naming, fit_law kwargs) as the paper configures the target."""
+    from scalescope.observational.analyses import paper_settings
+
     kind = _kind(t)
+    kw = {k: v for k, v in paper_settings(t).items() if k != "split"}  # placement trains on every reference row
     if kind == "emergent":
         frame = D.flops_families_only(D.join_target(ref, D.load_table("obsscaling-emergent"), [t.column]))
-        kw = {"metrics": NONGSM_METRICS if t.nongsm else BASE_METRICS, "link": "sigmoid", "loss": "huber"}
     elif kind == "post_training":
-        frame = D.join_target(ref, D.load_table("obsscaling-post-training"), [t.column])
         # spec §2.5: imputation and PCA on every model of the table, the regression on those with the target
-        kw = {"metrics": NONGSM_METRICS, "link": "sigmoid-floor", "loss": "huber", "capability_rows": "all"}
+        frame = D.join_target(ref, D.load_table("obsscaling-post-training"), [t.column])
     else:
         frame = D.instruct_models()
         user = user.rename(columns={"Winograd": "Winogrande"})
-        kw = {"metrics": INSTRUCT_METRICS, "link": "sigmoid-floor", "loss": "ls",
-              "reference_family": REFERENCE_FAMILY_INSTRUCT}
     kw = {"n_pcs": n_pcs, "chance": t.chance, "ceiling": t.ceiling, **kw}
     return frame, user, kw
 

@@ -171,3 +171,157 @@ def test_analyze_reports_fpr_and_power_per_verdict(tmp_path):
     assert {"label_fpr", "label_power", "emergent_fpr", "emergent_power", "emergent_calibrated"} <= set(v.columns)
     sec = json.loads((tmp_path / "a" / "section.json").read_text())
     assert "FPR" in json.dumps(sec) and "verdict_error_rates.csv" in json.dumps(sec)
+
+
+# ------------------------------------------------------------------------------------- speed without weaker statistics
+def test_nan_fields_and_cluster_names_share_one_simulation():
+    from scalescope.emergence.curves import iter_curves
+    from scalescope.emergence.error_rates import design_for
+
+    d1, d2 = _gauss_design(7), _gauss_design(7)  # NaN n_items / chance: equal designs all the same
+    assert d1 == d2 and hash(d1) == hash(d2) and verdict_rates(d1) is verdict_rates(d2)
+    t = _pooled_fixture()
+    t2 = t.assign(family=t["family"].str.replace("fam", "F"))  # other family names, same structure
+    c1 = next(iter_curves(t, pool=True, kinds=("soft",)))
+    c2 = next(iter_curves(t2, pool=True, kinds=("soft",)))
+    assert design_for(c1) == design_for(c2)
+
+
+def test_merge_designs_shares_near_identical_large_designs_only():
+    from scalescope.emergence.error_rates import merge_designs
+
+    u = np.linspace(0, 1, 36)
+    a = Design(tuple(u.round(2)), 256.0, 0.25, "binomial")
+    b = Design(tuple(np.clip(u + 0.02 * np.sin(9 * u), 0, 1).round(2)), 256.0, 0.25, "binomial")  # within 0.05
+    c = Design(tuple((u**2).round(2)), 256.0, 0.25, "binomial")  # another grid
+    d = Design(a.positions, 1024.0, 0.25, "binomial")  # another noise level
+    small = _gauss_design(8)
+    m1, m2 = merge_designs([a, b, c, d, small]), merge_designs([small, d, c, b, a])
+    assert m1 == m2  # the order the curves come in does not matter
+    assert m1[a] is m1[b] and m1[c] is c and m1[d] is d and m1[small] is small
+
+
+def test_two_stage_replicates_and_monte_carlo_ses():
+    from scalescope.emergence import error_rates as er
+
+    d = Design(positions=tuple(np.round(np.linspace(0, 1, 8) / 0.05) * 0.05), n_items=1024.0, chance=0.25,
+               kind="binomial")
+    vr = verdict_rates(d)
+    reps = vr.by_scenario.groupby("family")["n_reps"]
+    # every cell got N_REPS; at most DECISIVE_CELLS per calibrated threshold got DECISIVE_REPS more
+    assert reps.min().min() == er.N_REPS
+    assert (reps.apply(lambda r: int((r > er.N_REPS).sum())) <= er.DECISIVE_CELLS).all()
+    assert (reps.max() == er.N_REPS + er.DECISIVE_REPS).all()
+    for fam, verdict in (("two-lines", "U"), ("label", "breakthrough"), ("label", "predictable")):
+        r = vr.get(fam, verdict)
+        assert 0 <= r["fpr_se"] <= math.sqrt(0.25 / er.N_REPS) and 0 <= r["power_se"] <= math.sqrt(0.25 / er.N_REPS)
+        if 0 < r["fpr"] < 1:  # the binomial SE of the worst cell, from the replicates that cell got
+            assert any(r["fpr_se"] == pytest.approx(math.sqrt(r["fpr"] * (1 - r["fpr"]) / k))
+                       for k in (er.N_REPS, er.N_REPS + er.DECISIVE_REPS))
+    # a family's rates do not depend on whether the other was simulated too
+    two_only = er._verdict_rates(d, 0, ("two-lines",)).rates
+    pd.testing.assert_frame_equal(two_only, vr.rates[vr.rates["family"] == "two-lines"].reset_index(drop=True))
+
+
+def test_interrupted_regressions_match_the_sandwich():
+    from scalescope.emergence.twolines import _lines
+
+    rng = np.random.default_rng(5)
+    x = np.sort(rng.uniform(0, 1, 14))
+    Y = np.sin(3 * x) + rng.normal(0, 0.2, (50, 14))
+    xc = rng.uniform(0.3, 0.7, 50)
+    g = rng.integers(0, 4, 14)
+    for include_first in (True, False):
+        d = x[None] - xc[:, None]
+        hi = d > 0 if include_first else d >= 0
+        A = np.stack([np.ones_like(d), np.where(hi, 0, d), np.where(hi, d, 0), hi.astype(float)], -1)
+        for groups, cov_type in ((None, "HC3"), (g, "cluster")):
+            beta, cov, dof = ols_batch(A, Y, cov_type, groups)
+            for side in (1, 2):
+                b, v, dof_ = _lines(x, Y, xc, groups, include_first, side)
+                np.testing.assert_allclose(b, beta[:, side], rtol=1e-8)
+                np.testing.assert_allclose(v, cov[:, side, side], rtol=1e-6)
+                assert dof_ == dof
+
+
+def test_smoother_is_the_gcv_smoothing_spline():
+    from scalescope.emergence.twolines import _LAMBDAS, _Smoother
+
+    rng = np.random.default_rng(2)
+    x = np.sort(rng.uniform(0, 1, 15))
+    y = np.cos(4 * x) + rng.normal(0, 0.1, 15)
+    fit, _ = _Smoother(x).fit(y[None])
+    h = np.diff(x)
+    m = x.size
+    Q, Rm = np.zeros((m, m - 2)), np.zeros((m - 2, m - 2))
+    for c in range(m - 2):
+        Q[c, c], Q[c + 1, c], Q[c + 2, c] = 1 / h[c], -1 / h[c] - 1 / h[c + 1], 1 / h[c + 1]
+        Rm[c, c] = (h[c] + h[c + 1]) / 3
+        if c + 1 < m - 2:
+            Rm[c, c + 1] = Rm[c + 1, c] = h[c + 1] / 6
+    K = Q @ np.linalg.solve(Rm, Q.T)
+    best = None
+    for lam in _LAMBDAS * h.mean() ** 3:  # direct solves at every lambda, GCV
+        S = np.linalg.solve(np.eye(m) + lam * K, np.eye(m))
+        g = S @ y
+        gcv = m * ((y - g) ** 2).sum() / (m - np.trace(S)) ** 2
+        best = min(best or (np.inf, None), (gcv, tuple(g)))
+    np.testing.assert_allclose(fit[0], best[1], atol=1e-8)
+
+
+def test_batched_two_lines_equals_one_at_a_time():
+    from scalescope.emergence.twolines import two_lines_rows
+
+    rng = np.random.default_rng(3)
+    x = np.log10(np.logspace(19, 23, 9))
+    Y = np.stack([x**2 / 40, -x, np.abs(x - 21)]) + rng.normal(0, 0.05, (3, 9))
+    crits = np.array([1.96, 2.5, 3.0])
+    for r, y, c in zip(two_lines_rows(x, Y, crit=crits), Y, crits):
+        one = two_lines(x, y, crit=c)
+        assert r.shape == one.shape and r.crit == c
+        np.testing.assert_allclose([r.z1, r.z2, r.b1, r.b2, r.breakpoint, r.vertex],
+                                   [one.z1, one.z2, one.b1, one.b2, one.breakpoint, one.vertex], rtol=1e-9)
+
+
+def test_a_design_costs_a_fraction_of_a_second():
+    import time
+
+    from scalescope.emergence import error_rates as er
+
+    d = Design(tuple(np.round(np.linspace(0, 1, 36) ** 1.3, 2)), 4096.0, 0.25, "binomial")
+    t0 = time.process_time()
+    er._verdict_rates(d, 11)
+    # CPU seconds, not wall: ~0.1 s here; replicate loops, per-lambda smoother solves or a multithreaded BLAS on
+    # tiny products made this 1-3 s per design and the shared datasets' analyses minutes long
+    assert time.process_time() - t0 < 1.5
+
+
+def _two_family_table():
+    """Two families on adjacent compute ranges: a hard exact match that jumps at 1e22 FLOPs and its smooth soft
+    log-prob; BBH-style CoT and direct scores where CoT helps only the larger models."""
+    rows = []
+    for f, lo in (("A", 19.0), ("B", 21.0)):
+        for i, lf in enumerate(np.linspace(lo, lo + 2.4, 9)):
+            m = dict(model=f"{f}{i}", family=f, train_flops=10**lf)
+            rows.append(dict(m, task="t", metric="em", metric_kind="hard", value=0.6 * (lf > 22) + 0.01 * i % 3,
+                             chance_level=0.0))
+            rows.append(dict(m, task="t", metric="logp", metric_kind="soft", value=-4 + 0.5 * lf / 2.4))
+            for fmt, v in (("cot", 0.1 + 0.15 * (lf - 21)), ("generate", 0.3 + 0.02 * (lf - 21))):
+                rows.append(dict(m, task="bbh_x", metric="exact_match_flexible", metric_kind="hard", value=v,
+                                 prompt_format=fmt, chance_level=0.0))
+    return finalize(pd.DataFrame(rows))
+
+
+def test_other_argument_tests_run_per_family_or_pooled():
+    from scalescope.emergence.arguments import cot_vs_direct, metric_choice, x_axis_choice
+
+    t = _two_family_table()
+    per = metric_choice(t, n_boot=10).verdicts
+    pooled = metric_choice(t, n_boot=10, pool=True).verdicts
+    assert sorted(per["family"]) == ["A", "B"] and pooled["family"].tolist() == ["pooled"]
+    assert pooled["verdict"].iloc[0] == "metric-induced"  # the jump is only visible with both families on one axis
+    xa = x_axis_choice(t, axes=("log10_flops", "flops"), n_boot=10, pool=True)
+    assert len(xa.labels) and all(c.startswith("pooled:") for c in xa.labels["curve"])
+    assert set(cot_vs_direct(t, n_boot=10).crossings["task"]) == {"bbh_x"}
+    fam = cot_vs_direct(t, n_boot=10, pool=False).crossings
+    assert sorted(fam["family"]) == ["A", "B"] and (fam["n"] == 9).all()

@@ -51,8 +51,11 @@ class MetricChoiceResult(Result):
 
 
 def metric_choice(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str = "scale", n_boot: int = 100,
-                  curves=None) -> MetricChoiceResult:
+                  curves=None, pool: bool = False, by=None) -> MetricChoiceResult:
     """Test A1: emergence statistics under hard vs soft metrics of the same predictions, per task.
+
+    ``pool=True``: each task's hard and soft curves with every family on one axis (family ``"pooled"``); ``by``:
+    the columns that define a curve (see :func:`~scalescope.emergence.curves.iter_curves`).
 
     Examples
     --------
@@ -73,7 +76,8 @@ def metric_choice(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str
         sub = table.set_index(GROUP).loc[lambda d: d.index.isin(keep)].reset_index() if len(keep) else table.iloc[:0]
         lm = table[table["metric_kind"] == "lm_loss"]
         curves = [assess(c, n_boot=n_boot) for c in
-                  iter_curves(pd.concat([sub, lm]) if x_axis == "lm_loss" else sub, x_axis=x_axis, view=view)]
+                  iter_curves(pd.concat([sub, lm]) if x_axis == "lm_loss" else sub, x_axis=x_axis, view=view,
+                              pool=pool, by=by)]
     A = curves
     S = pd.DataFrame([_row(a) for a in A])
     rows = []
@@ -108,11 +112,16 @@ class XAxisResult(Result):
     axes: tuple
 
 
-def x_axis_choice(table: pd.DataFrame, *, axes=X_AXES, n_boot: int = 50, kinds=("hard",)) -> XAxisResult:
-    """Tests B1, B2, F1: re-assess every curve with each x axis; Du et al.'s same-loss-same-performance check."""
+def x_axis_choice(table: pd.DataFrame, *, axes=X_AXES, n_boot: int = 50, kinds=("hard",), pool: bool = False,
+                  by=None) -> XAxisResult:
+    """Tests B1, B2, F1: re-assess every curve with each x axis; Du et al.'s same-loss-same-performance check.
+
+    ``pool=True``: every family on one axis per curve (and the B2/F1 fits over all families' models); ``by``: the
+    columns that define a curve (see :func:`~scalescope.emergence.curves.iter_curves`).
+    """
     recs = []
     for ax in axes:
-        for c in iter_curves(table, x_axis=ax, kinds=kinds):
+        for c in iter_curves(table, x_axis=ax, kinds=kinds, pool=pool, by=by):
             a = assess(c, n_boot=n_boot, sigmoid=ax != "flops")
             recs.append(dict(curve=a.curve, x_axis=ax, label=a.label, emergent=a.emergent, B=a.breakthroughness))
     R = pd.DataFrame(recs, columns=["curve", "x_axis", "label", "emergent", "B"])
@@ -127,12 +136,12 @@ def x_axis_choice(table: pd.DataFrame, *, axes=X_AXES, n_boot: int = 50, kinds=(
             for cv, r in d[d["log10_flops"].astype(bool) != d[ax].astype(bool)].iterrows():
                 flips.append(dict(curve=cv, axis=ax, emergent_log10_flops=bool(r["log10_flops"]),
                                   emergent_other=bool(r[ax])))
-    du, thr = _du_tests(table)
+    du, thr = _du_tests(table, pool=pool)
     return XAxisResult(labels=labels.reset_index() if len(R) else labels, flips=pd.DataFrame(flips), du=du,
                        thresholds=thr, axes=tuple(axes))
 
 
-def _du_tests(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _du_tests(table: pd.DataFrame, pool: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     from scalescope.emergence.curves import lm_loss_by_model
 
     lm = lm_loss_by_model(table)
@@ -141,6 +150,8 @@ def _du_tests(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     h = table[table["metric_kind"] == "hard"].merge(lm, on=["source", "family", "model", "step"])
     h = h[np.isfinite(h["lm_loss"]) & (h["params_total"] > 0) & (h["tokens"] > 0)]
     du, thr = [], []
+    if pool:  # one fit over every family's models (Du et al. pool model families on the LM-loss axis)
+        h = h.assign(family="pooled")
     for k, g in h.groupby(["source", "family", "task", "subtask", "n_shots", "prompt_format", "metric"], dropna=False):
         if len(g) < 8 or g["params_total"].nunique() < 2:
             continue
@@ -222,8 +233,9 @@ class UShapeResult(Result):
     inverted-U only when both slopes are significant with opposite signs; else convex / concave / linear / flat),
     ``direction``, both slopes with 95 % CIs (``b1_ci_low``...), their z, the ``breakpoint`` (raw axis units where
     the axis is log compute), the critical |z| used (``crit``, raised per design so the simulated false-positive
-    rate on monotone curves is <= 5 %), that ``fpr`` and the ``power`` against U / inverted-U curves of the same
-    design; the quadratic coefficient and vertex as described statistics only (``quad``, ``vertex``)."""
+    rate on monotone curves is <= 5 %), that ``u_fpr`` and the ``u_power`` against U / inverted-U curves of the same
+    design with their Monte Carlo SEs (``u_fpr_se``, ``u_power_se``); the quadratic coefficient and vertex as
+    described statistics only (``quad``, ``vertex``)."""
 
     shapes: pd.DataFrame
     pooled: bool = False
@@ -252,27 +264,46 @@ def u_shape(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str = "sc
     >>> u_shape(t).shapes["shape"].tolist()
     ['convex']
     """
-    from scalescope.emergence.error_rates import design_for, verdict_rates
-    from scalescope.emergence.twolines import Z_CRIT, two_lines
+    from scalescope.emergence.error_rates import design_for, merge_designs, verdict_rates
+    from scalescope.emergence.twolines import Z_CRIT, two_lines_rows
 
-    rows = []
-    for c in iter_curves(table, x_axis=x_axis, view=view, kinds=kinds, min_points=5, pool=pool, by=by):
-        x, y = c.x, c.y
-        if np.ptp(y) == 0 or np.unique(x).size < 3:
-            continue
-        crit, fpr, power = Z_CRIT, float("nan"), float("nan")
+    curves = [c for c in iter_curves(table, x_axis=x_axis, view=view, kinds=kinds, min_points=5, pool=pool, by=by)
+              if np.ptp(c.y) > 0 and np.unique(c.x).size >= 3]
+    designs = [design_for(c) for c in curves] if error_rates else [None] * len(curves)
+    shared = merge_designs(designs) if error_rates else {}
+    rates = []
+    for design in designs:
+        crit, fpr, power, fpr_se, power_se = Z_CRIT, float("nan"), float("nan"), float("nan"), float("nan")
         if error_rates:
-            vr = verdict_rates(design_for(c))
+            vr = verdict_rates(shared[design], families=("two-lines",))
             crit = vr.crit
             u, iu = vr.get("two-lines", "U"), vr.get("two-lines", "inverted-U")
-            fpr, power = max(u["fpr"], iu["fpr"]), float(np.nanmean([u["power"], iu["power"]]))
-        r = two_lines(x, y, groups=c.clusters or None, crit=crit if math.isfinite(crit) else np.inf)
+            worst = u if not iu["fpr"] > u["fpr"] else iu
+            fpr, fpr_se = worst["fpr"], worst["fpr_se"]  # Monte Carlo SEs of the simulated rates
+            power = float(np.nanmean([u["power"], iu["power"]]))
+            power_se = float(np.sqrt(np.nansum([u["power_se"] ** 2, iu["power_se"] ** 2]))
+                             / max(1, np.isfinite([u["power"], iu["power"]]).sum()))
+        rates.append((crit, fpr, fpr_se, power, power_se))
+    # curves measured on the same models (same x, same families) are tested in one batch
+    batches: dict = {}
+    for i, c in enumerate(curves):
+        batches.setdefault((c.x.tobytes(), c.clusters), []).append(i)
+    results: dict = {}
+    for idx in batches.values():
+        c0 = curves[idx[0]]
+        res = two_lines_rows(c0.x, np.stack([curves[i].y for i in idx]), groups=c0.clusters or None,
+                             crit=np.array([rates[i][0] for i in idx]))
+        results.update(zip(idx, res))
+    rows = []
+    for i, c in enumerate(curves):
+        r, (crit, fpr, fpr_se, power, power_se) = results[i], rates[i]
         rows.append(dict(curve=c.name, **{k: c.key.get(k) for k in ("family", "task", "subtask", "metric")},
                          x_axis=c.x_axis, n=c.n, n_clusters=r.n_clusters, shape=r.shape, direction=r.direction,
                          b1=r.b1, b1_ci_low=r.b1_ci[0], b1_ci_high=r.b1_ci[1], z1=r.z1,
                          b2=r.b2, b2_ci_low=r.b2_ci[0], b2_ci_high=r.b2_ci[1], z2=r.z2,
                          breakpoint=r.breakpoint, breakpoint_raw=_raw_x(c, r.breakpoint), crit=crit,
-                         u_fpr=fpr, u_power=power, cov_type=r.cov_type, quad=r.quad, vertex=r.vertex))
+                         u_fpr=fpr, u_fpr_se=fpr_se, u_power=power, u_power_se=power_se, cov_type=r.cov_type,
+                         quad=r.quad, vertex=r.vertex))
     return UShapeResult(shapes=pd.DataFrame(rows), pooled=pool)
 
 
@@ -295,8 +326,12 @@ class CoTResult(Result):
 
 
 def cot_vs_direct(table: pd.DataFrame, *, x_axis: str = "log10_flops", metric: str = "exact_match_flexible",
-                  n_boot: int = 100) -> CoTResult:
-    """Tests E1 (x = log10 FLOPs) and E2 (``x_axis="pc1"``: capability PC1 of the base benchmarks)."""
+                  n_boot: int = 100, pool: bool = True) -> CoTResult:
+    """Tests E1 (x = log10 FLOPs) and E2 (``x_axis="pc1"``: capability PC1 of the base benchmarks).
+
+    ``pool=True`` (default): one fit per task over every family's models on the shared axis; ``False``: one per
+    (family, task) -- ``crossings`` then has a ``family`` column.
+    """
     t = table[(table["metric"] == metric) & table["prompt_format"].isin(["cot", "generate"])]
     t = t[t["task"].str.startswith("bbh_") | (t["task"] == "gsm8k")]
     t = t[t["subtask"] != "zeroshot"]
@@ -306,6 +341,7 @@ def cot_vs_direct(table: pd.DataFrame, *, x_axis: str = "log10_flops", metric: s
     if not {"cot", "generate"} <= set(W.columns):
         raise InputError("cot_vs_direct: needs both chain-of-thought and direct rows")
     W = W.reset_index()
+    W["family"] = W["model"].map(table.groupby("model")["family"].first()) if not pool else "pooled"
     W["delta"] = W["cot"] - W["generate"]
     if x_axis == "pc1":
         from scalescope.emergence.backtest import _obs_pcs
@@ -319,7 +355,7 @@ def cot_vs_direct(table: pd.DataFrame, *, x_axis: str = "log10_flops", metric: s
         W["x"] = np.log10(W["model"].map(fl))
     W = W[np.isfinite(W["x"])]
     rows = []
-    for task, g in W.groupby("task"):
+    for (family, task), g in W.groupby(["family", "task"]):
         if len(g) < 8:
             continue
         try:
@@ -331,7 +367,7 @@ def cot_vs_direct(table: pd.DataFrame, *, x_axis: str = "log10_flops", metric: s
         sgn = np.sign(fitted)
         cross = xs[np.flatnonzero(np.diff(sgn) > 0)]
         below = g[g["x"] <= h.tau]["delta"]
-        rows.append(dict(task=task, n=len(g), tau=h.tau, tau_ci_low=h.tau_ci[0], tau_ci_high=h.tau_ci[1],
+        rows.append(dict(**({} if pool else {"family": family}), task=task, n=len(g), tau=h.tau, tau_ci_low=h.tau_ci[0], tau_ci_high=h.tau_ci[1],
                          crossing=float(cross[0]) if cross.size else np.nan, slope_before=h.slope_before,
                          slope_after=h.slope_after, delta_bic=h.delta_bic,
                          mean_delta_below=float(below.mean()) if len(below) else np.nan,

@@ -185,8 +185,8 @@ def iter_curves(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str =
             se = st.binomial_se(vv, n_items)
         key = dict(zip(keys, k))
         for c in CURVE_KEY:
-            key.setdefault(c, "pooled" if c == "family" else (g[c].iloc[0] if g[c].nunique(dropna=False) == 1
-                                                               else "*"))
+            if c not in key:  # (not setdefault: its default would be computed for every column, ~30 % of the loop)
+                key[c] = "pooled" if c == "family" else (g[c].iloc[0] if g[c].nunique(dropna=False) == 1 else "*")
         yield Curve(
             key=key, x_axis=x_axis, x=x[ok][order], x_raw=xr[ok][order], y=vv if hib else -vv,
             value=vv, se=se, models=tuple(g["model"].to_numpy()[ok][order]),

@@ -18,17 +18,29 @@ default threshold gives ``fpr > 5 %`` the design's threshold is raised to the sm
 ``fpr <= 5 %``: the two-lines critical |z| (:data:`CRITS`, 1.96 in the paper) and the BIC margin of the breakthrough
 label (:data:`MARGINS`, 6 by default), reported as ``crit`` / ``bic_margin`` with the rates at those thresholds.
 
-One documented approximation: the simulated sigmoid fit is a profile over a (x0, k) grid with the ceiling in closed
-form, instead of :func:`scalescope.emergence.stats.sigmoid_fit`'s multi-start least squares (which would cost
-milliseconds per curve, seconds per design). Simulations are seeded, vectorised over replicates, and cached per
-design, so the analyses pay once per distinct design.
+Replicates come in two stages: :data:`N_REPS` per scenario x amplitude cell, then :data:`DECISIVE_REPS` more for
+the few null cells that decide each calibrated threshold (:data:`DECISIVE_CELLS` per threshold). Every rate comes
+with its Monte Carlo standard error (``fpr_se``, ``power_se``: binomial, from the replicates its cells got; 2.2
+points on a 5 % rate from 100 replicates, 1.1 from 400).
+
+Cost. A design is simulated once per process (cached on its canonical form, :func:`design_for`: x positions
+rescaled to [0, 1] and rounded to 0.05, curves of more than 20 points resampled to a size on :data:`N_GRID` and
+rounded to 0.01; ``n_items`` on a powers-of-4 grid (powers of 16 where it is estimated from the curve's noise);
+chance rounded to 0.05; clusters numbered by first appearance), near-identical large designs of one analysis share
+one simulation (:func:`merge_designs`), and all scenario x amplitude cells go through the two-lines test and the
+label statistics as one batch: the smoother in its Demmler-Reinsch basis, the interrupted regressions as masked
+sums per split, the hinge by its normal equations, the sigmoid profile as one float32 matrix product over its grid.
+BLAS runs single-threaded meanwhile (its worker threads spin on a busy machine and made each small product ~100x
+slower). One documented approximation: the simulated sigmoid fit is a profile over a (x0, k) grid with the ceiling
+in closed form, instead of :func:`scalescope.emergence.stats.sigmoid_fit`'s multi-start least squares (milliseconds
+per curve, minutes per design).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -36,15 +48,32 @@ import pandas as pd
 from scalescope.emergence import stats as st
 from scalescope.emergence.curves import BIC_MARGIN, LABELS, Curve, label_rule
 from scalescope.emergence.twolines import SHAPES, Z_CRIT, _Smoother, shape_from_z, two_lines_batch
+from scalescope.observational._blas import single_thread_blas
 from scalescope.results import Result
 
 FPR_TARGET = 0.05
-N_REPS = 200  # per scenario and amplitude; the worst-case FPR is then known to about +-1.5 points
+# Replicates, in two stages. Every scenario x amplitude cell (33) gets N_REPS; then the DECISIVE_CELLS cells that
+# decide each calibrated threshold (the null cells that need the highest critical |z| / BIC margin) get
+# DECISIVE_REPS more. The worst-case FPR is a maximum over cells, and its Monte Carlo error comes from the few cells
+# near the top: with 100 everywhere the maximum is biased up by the noise of 27 cells and the calibrated threshold
+# scattered over three grid steps from seed to seed; 400 replicates where they decide it and 100 elsewhere
+# calibrate more tightly than 200 everywhere (true worst-case FPR closer to, still below, 5 %; more power) at ~80 % of
+# its cost (.notes/issue17.md, "Performance"). Every rate is reported with its Monte Carlo SE (``<rate>_se``).
+N_REPS = 100
+DECISIVE_CELLS = 3  # per calibrated threshold (two-lines crit, breakthrough margin)
+DECISIVE_REPS = 300
 CRITS = (Z_CRIT, 2.25, 2.5, 2.75, 3.0, 3.5, 4.0, 5.0, 7.0, 10.0, math.inf)
 MARGINS = (BIC_MARGIN, 8.0, 10.0, 12.0, 15.0, 20.0, 30.0, 50.0, math.inf)
 GAUSS_SNR = (4.0, 10.0, 30.0)  # amplitude / noise SD for soft metrics
 BINOM_AMPS = (0.1, 0.3, 0.6)  # amplitude as a share of (1 - floor) for hard metrics
-MAX_RATE_POINTS = 60  # pooled curves with more points are thinned to this many (same spacing quantiles)
+# curves with more than 20 points are simulated at the nearest of these sizes (their x quantiles resampled): 34 and
+# 35 models on the same grid are one design, at most ~8 % more or fewer points than the curve; pooled curves with
+# more points are thinned to the largest
+N_GRID = (20, 24, 28, 32, 36, 42, 48, 54, 60)
+MAX_RATE_POINTS = N_GRID[-1]
+MERGE_TOL = 0.05  # large designs whose x positions differ by at most this (of the range) share a simulation
+N_ITEMS_RANGE = (4.0, 4.0**7)  # from 16,384 items on, binomial noise is < 0.4 % and the rates have converged
+CHUNK_ROWS = 2200  # simulated curves per vectorised pass (bounds the (rows, grid) intermediates to ~10 MB)
 
 # truth per scenario: (two-lines shapes that are not wrong, the right one or None), (labels not wrong, right one)
 _NOT_TREND = ("trendless", "unresolved")
@@ -66,11 +95,15 @@ SCENARIOS: dict[str, tuple[tuple, str | None, tuple, str | None]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Design:
-    """What the error rates of a curve depend on: x positions scaled to [0, 1] (rounded to 0.05), ``n_items``
-    (rounded to a power of 4; NaN = Gaussian noise), the chance level (rounded to 0.05; NaN = none),
-    the metric kind, and for pooled curves the cluster (family) index of each point."""
+    """What the error rates of a curve depend on: x positions scaled to [0, 1] (see :func:`design_for`), ``n_items``
+    (on a geometric grid; NaN = Gaussian noise), the chance level (rounded to 0.05; NaN = none), the metric kind,
+    and for pooled curves the cluster (family) index of each point.
+
+    Two designs are equal (and share one cached simulation) when their :attr:`key` is: NaN fields compare equal
+    there, which a plain dataclass would not do (``nan != nan`` made every Gaussian design a cache miss).
+    """
 
     positions: tuple
     n_items: float
@@ -82,10 +115,29 @@ class Design:
     def n(self) -> int:
         return len(self.positions)
 
+    @property
+    def key(self) -> tuple:
+        def f(v):
+            return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+        return (tuple(round(float(p), 6) for p in self.positions), f(self.n_items), f(self.chance), self.kind,
+                self.clusters)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Design) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
 
 def design_for(curve: Curve) -> Design:
-    """The :class:`Design` of a curve; hard metrics without item counts get the item count equivalent to their
-    measured noise (``p (1 - p) / noise_scale^2``).
+    """The canonical :class:`Design` of a curve, which curves that differ only trivially share.
+
+    x is rescaled to [0, 1]; up to 20 points, rounded to 0.05; more points are resampled (their quantiles) to the
+    nearest size on :data:`N_GRID` and rounded to 0.01. Hard metrics: ``n_items`` rounded to a power of 4 in
+    [4, 16384]; without item counts, the count equivalent to the measured noise (``p (1 - p) / noise_scale^2``)
+    rounded to a power of 16 in [16, 4096]; the chance level rounded to 0.05. Pooled curves: families numbered by
+    first appearance along x.
 
     Examples
     --------
@@ -101,26 +153,71 @@ def design_for(curve: Curve) -> Design:
     """
     x = curve.x
     u = (x - x.min()) / (np.ptp(x) or 1.0)
-    clusters = None
-    if curve.clusters:
-        _, clusters = np.unique(np.asarray(curve.clusters), return_inverse=True)
-    if x.size > MAX_RATE_POINTS:
-        keep = np.unique(np.round(np.linspace(0, x.size - 1, MAX_RATE_POINTS)).astype(int))
-        u = u[keep]
-        clusters = clusters[keep] if clusters is not None else None
-    pos = tuple(float(v) for v in np.round(u / 0.05) * 0.05)
+    clusters = np.asarray(curve.clusters) if curve.clusters else None
+    if x.size > N_GRID[0]:
+        m = min(N_GRID, key=lambda k: abs(math.log(k / x.size)))
+        u = np.interp(np.linspace(0, 1, m), np.linspace(0, 1, x.size), u)
+        if clusters is not None:
+            clusters = clusters[np.round(np.linspace(0, x.size - 1, m)).astype(int)]
+    if clusters is not None:  # numbered by first appearance along x: the names of the families do not matter
+        _, first, inv = np.unique(clusters, return_index=True, return_inverse=True)
+        clusters = np.argsort(np.argsort(first))[inv]
+    # 0.05 of the x range on a small design; on a large one 0.01, since rounding its dense x to 0.05 makes ties the
+    # data do not have (and ties change the rates: a tied pair has no slope between them)
+    step = 0.05 if x.size <= N_GRID[0] else 0.01
+    pos = tuple(float(v) for v in np.round(u / step) * step)
     kind = "binomial" if curve.metric_kind == "hard" else "gaussian"
     n_items, chance = float("nan"), float("nan")
     if kind == "binomial":
-        n_items = curve.n_items
+        n_items, base, top = curve.n_items, 4.0, N_ITEMS_RANGE[1]  # rates move slowly with n: a power of 4
         if not (math.isfinite(n_items) and n_items > 0):
             p = float(np.clip(np.mean(curve.value), 0.02, 0.98))
             s = st.noise_scale(curve.value)
             n_items = p * (1 - p) / s**2 if math.isfinite(s) and s > 0 else 100.0
-        n_items = float(4 ** round(math.log(max(n_items, 4.0), 4)))  # error rates move slowly with n
+            # an item count read off a few second differences is uncertain by a factor of 2-3 (1 SD) with <= 10
+            # points: a power of 16 (x/ 4) adds little to that and shares the simulation across many curves
+            base, top = 16.0, 16.0**3
+        n_items = float(base ** round(math.log(min(max(n_items, base), top), base)))
         chance = round(curve.chance / 0.05) * 0.05 if math.isfinite(curve.chance) else float("nan")
     return Design(positions=pos, n_items=n_items, chance=chance, kind=kind,
                   clusters=tuple(int(c) for c in clusters) if clusters is not None else None)
+
+
+def merge_designs(designs, tol: float = MERGE_TOL) -> dict:
+    """Map every design to the one its simulation is shared with: large designs (more than ``N_GRID[0]`` points)
+    with the same size, noise, chance, kind and clusters whose x positions differ by at most ``tol`` of the x
+    range at every point (e.g. the same model grid with one model missing) form one group (single linkage), and
+    all of them use the group's member with the smallest :attr:`Design.key`. Small designs map to themselves.
+
+    The mapping depends only on the *set* of designs, not on their order, so an analysis gives the same rates
+    whatever order it meets its curves in.
+
+    Examples
+    --------
+    >>> a = Design(tuple(np.linspace(0, 1, 24).round(2)), 256.0, 0.25, "binomial")
+    >>> b = Design(tuple((np.linspace(0, 1, 24) ** 1.02).round(2)), 256.0, 0.25, "binomial")
+    >>> m = merge_designs([a, b])
+    >>> m[a] is m[b]
+    True
+    """
+    uniq = sorted(set(designs), key=lambda d: repr(d.key))
+    out = {d: d for d in uniq}
+    groups: dict = {}
+    for d in uniq:
+        if d.n > N_GRID[0]:
+            groups.setdefault((d.n, *d.key[1:]), []).append(d)
+    for members in groups.values():
+        P = np.array([d.positions for d in members])
+        close = np.abs(P[:, None, :] - P[None, :, :]).max(-1) <= tol + 1e-9
+        label = np.arange(len(members))
+        for _ in range(len(members)):  # single-linkage components: propagate the smallest index
+            new = np.where(close, label[None, :], len(members)).min(1)
+            if (new == label).all():
+                break
+            label = new
+        for i, d in enumerate(members):
+            out[d] = members[int(label[i])]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ simulation
@@ -158,15 +255,22 @@ def _shape(name: str, u: np.ndarray, rng, R: int) -> np.ndarray:
     raise ValueError(name)
 
 
-def _simulate(design: Design, name: str, amp_i: int, rng) -> np.ndarray:
-    """(R, n) simulated *values* (as reported: accuracy for hard metrics) of one scenario and amplitude."""
+def _simulate(design: Design, name: str, amp_i: int, rng, reps: int = N_REPS) -> np.ndarray:
+    """(reps, n) simulated *values* (as reported: accuracy for hard metrics) of one scenario and amplitude."""
+    return _simulate_cells(design, [CELLS.index((name, amp_i))], rng, reps)
+
+
+def _simulate_cells(design: Design, cells, rng, reps: int) -> np.ndarray:
+    """(len(cells) * reps, n) simulated values, ``reps`` rows per cell (indices into :data:`CELLS`) in order: the
+    shapes first, then all the noise in one draw."""
     u = np.asarray(design.positions, dtype=float)
-    f = _shape(name, u, rng, N_REPS)
+    F = np.concatenate([_shape(CELLS[c][0], u, rng, reps) for c in cells])
+    amp_i = np.repeat([CELLS[c][1] for c in cells], reps)
     if design.kind == "gaussian":
-        return GAUSS_SNR[amp_i] * f + rng.normal(size=f.shape)
+        return np.asarray(GAUSS_SNR)[amp_i][:, None] * F + rng.normal(size=F.shape)
     floor = design.chance if math.isfinite(design.chance) else 0.0
-    amp = BINOM_AMPS[amp_i] * (1 - floor)
-    p = np.clip(floor + amp * f, 0, 1)
+    amp = np.asarray(BINOM_AMPS)[amp_i] * (1 - floor)
+    p = np.clip(floor + amp[:, None] * F, 0, 1)
     n = int(design.n_items)
     return rng.binomial(n, p) / n
 
@@ -196,7 +300,7 @@ def _quad_p(x: np.ndarray, Y: np.ndarray) -> np.ndarray:
         return np.full(Y.shape[0], np.nan)
     z = (x - x.mean()) / x.std()
     X = np.stack([np.ones(n), z, z * z], 1)
-    coef = np.linalg.lstsq(X, Y.T, rcond=None)[0]
+    coef = (Y @ np.linalg.pinv(X).T).T  # one shared design: its pseudo-inverse once, not a lstsq per batch
     res = Y - (X @ coef).T
     s2 = (res**2).sum(1) / (n - 3)
     v = np.linalg.pinv(X.T @ X)[2, 2]
@@ -216,15 +320,25 @@ def _sigmoid_grid(x: np.ndarray, V: np.ndarray, floor: float) -> tuple[np.ndarra
     S = 1 / (1 + np.exp(np.clip(-K[:, None] * (x[None, :] - X0[:, None]), -60, 60)))  # (G, n)
     T = V - floor  # (R, n)
     ss = (S**2).sum(1)  # (G,)
-    TS = T @ S.T  # (R, G)
-    A = TS / ss[None]
     lo = np.maximum(V.max(1), floor + 1e-6) - floor
     hi = np.maximum(1.0, lo + floor + 1e-6) - floor
-    A = np.clip(A, lo[:, None], hi[:, None])
-    sse = (T**2).sum(1)[:, None] - 2 * A * TS + A**2 * ss[None]
-    g = np.argmin(sse, 1)
-    r = np.arange(V.shape[0])
-    return np.maximum(sse[r, g], 0.0), X0[g], K[g]
+    # the search over the grid in float32 (the (R, G) arrays are the whole cost; a near-tie between two grid points
+    # may go either way, which a grid approximation allows), the SSE of the chosen point in float64
+    T32, S32 = T.astype(np.float32), S.astype(np.float32)
+    TS = T32 @ S32.T  # (R, G)
+    inv_ss = (1 / np.maximum(ss, 1e-30)).astype(np.float32)  # a sigmoid ~0 at every x: amplitude at the bound
+    A = TS * inv_ss[None]
+    np.maximum(A, lo[:, None].astype(np.float32), out=A)
+    np.minimum(A, hi[:, None].astype(np.float32), out=A)
+    # SSE = |T|^2 - A (2 TS - A ss): maximise the gain, in place
+    gain = A * ss.astype(np.float32)[None]
+    np.subtract(TS, gain, out=gain)
+    gain += TS
+    gain *= A
+    g = np.argmax(gain, 1)
+    Sg = S[g]  # (R, n)
+    Ag = np.clip((T * Sg).sum(1) / ss[g], lo, hi)
+    return ((T - Ag[:, None] * Sg) ** 2).sum(1), X0[g], K[g]
 
 
 def label_stats(design: Design, V: np.ndarray) -> dict:
@@ -245,7 +359,7 @@ def label_stats(design: Design, V: np.ndarray) -> dict:
     hinge_dbic = np.full(R, -np.inf)
     if n >= 5 and np.unique(x).size >= 5:
         taus = st._hinge_grid(x, 2)
-        sse_h, coef = st._hinge_sse(x, Y, taus, False)
+        sse_h, coef = st._hinge_sse(x, Y, taus, False, residuals=False)
         g = np.argmin(sse_h, 1)
         sse_l, _ = st._linear_sse(x, Y)
         bic = lambda s, k: n * np.log(np.maximum(s, 1e-300) / n) + k * math.log(n)  # noqa: E731
@@ -275,7 +389,8 @@ class VerdictRates(Result):
     """Simulated error rates of every verdict on one :class:`Design`.
 
     ``rates``: one row per verdict (``family`` "two-lines" or "label", ``verdict``, ``fpr``, ``power``,
-    ``threshold`` used, ``default_threshold``, ``fpr_at_default``); ``crit`` and ``bic_margin``: the thresholds this
+    ``threshold`` used, ``default_threshold``, ``fpr_at_default``, ``power_at_default``, each rate with its Monte
+    Carlo SE in ``<rate>_se``); ``crit`` and ``bic_margin``: the thresholds this
     design needs for fpr <= 5 % (``inf``: no threshold on the grid reaches it); ``by_scenario``: the rate of each
     verdict per scenario and amplitude (the raw material, for tables and figures).
     """
@@ -286,123 +401,241 @@ class VerdictRates(Result):
     rates: pd.DataFrame
     by_scenario: pd.DataFrame
     n_reps: int
+    _lookup: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        # one dict per verdict, built once: analyses look up thousands of curves (a pandas filter per lookup
+        # cost more than the simulation itself on obsscaling)
+        cols = [c for c in self.rates.columns if c not in ("family", "verdict")]
+        self._lookup.update({(r["family"], r["verdict"]): {c: float(r[c]) for c in cols}
+                             for r in self.rates.to_dict("records")})
 
     def to_frame(self) -> pd.DataFrame:
         return self.rates
 
     def get(self, family: str, verdict: str) -> dict:
-        """``{"fpr", "power", "threshold"}`` of one verdict (NaNs where it was not simulated)."""
-        r = self.rates[(self.rates["family"] == family) & (self.rates["verdict"] == verdict)]
-        if r.empty:
-            return {"fpr": float("nan"), "power": float("nan"), "threshold": float("nan")}
-        r = r.iloc[0]
-        return {"fpr": float(r["fpr"]), "power": float(r["power"]), "threshold": float(r["threshold"])}
+        """The row of one verdict as a dict: ``fpr``, ``fpr_se``, ``power``, ``power_se``, ``threshold``,
+        ``default_threshold``, ``fpr_at_default`` (+ ``_se``), ``power_at_default`` (+ ``_se``); NaNs where it was
+        not simulated."""
+        r = self._lookup.get((family, verdict))
+        if r is None:
+            return dict.fromkeys(_RATE_COLUMNS, float("nan"))
+        return dict(r)
 
 
-def _rates(freq: pd.DataFrame, verdicts, truth_col: int, primary_col: int, floor_primary: bool) -> dict:
-    """Worst-case FPR and mean power of each verdict from per-scenario frequencies.
+_RATE_COLUMNS = ("fpr", "fpr_se", "power", "power_se", "threshold", "default_threshold", "fpr_at_default",
+                 "fpr_at_default_se", "power_at_default", "power_at_default_se")
+
+
+def _rates(freq: np.ndarray, verdicts, truth_col: int, primary_col: int, floor_primary: bool,
+           n_reps=N_REPS) -> dict:
+    """Worst-case FPR and mean power of each verdict from per-cell frequencies ``freq`` ((cells, verdicts), rows
+    in :data:`CELLS` order), with their Monte Carlo SEs: ``{verdict: (fpr, power, fpr_se, power_se)}``.
 
     "No evidence" verdicts (``trendless``, ``unresolved``) are wrong only where the simulated rise is at least the
     middle amplitude (a faint trend may honestly be unresolved); with a chance level the flat curve's right answer
-    is ``unresolved`` rather than ``trendless``.
+    is ``unresolved`` rather than ``trendless``. ``fpr_se`` is the binomial SE of the worst cell's rate,
+    ``power_se`` that of the mean over the right cells (``n_reps``: replicates per cell, a number or one per cell).
     """
     out = {}
-    for v in verdicts:
-        wrong = np.array([v not in SCENARIOS[s][truth_col] for s in freq["scenario"]], dtype=bool)
-        if v in _NOT_TREND:
-            wrong = (freq["scenario"].to_numpy() != "flat") & (freq["amp_index"].to_numpy() >= 1)
-        prim = [SCENARIOS[s][primary_col] for s in freq["scenario"]]
-        if floor_primary:
-            prim = ["unresolved" if (s == "flat" and p_ == "trendless") else p_ for s, p_ in zip(freq["scenario"], prim)]
-        right = np.array([p_ == v for p_ in prim], dtype=bool)
-        f, p = freq.loc[wrong, v], freq.loc[right, v]
-        out[v] = (float(f.max()) if len(f) else float("nan"), float(p.mean()) if len(p) else float("nan"))
+    reps = np.broadcast_to(np.asarray(n_reps, dtype=float), (freq.shape[0],))
+    for j, v in enumerate(verdicts):
+        wrong, right = _truth(v, truth_col, primary_col, floor_primary)
+        f, p = freq[wrong, j], freq[right, j]
+        if f.size:
+            w = int(np.argmax(f))
+            fpr, fpr_se = float(f[w]), math.sqrt(float(f[w] * (1 - f[w]) / reps[wrong][w]))
+        else:
+            fpr, fpr_se = float("nan"), float("nan")
+        power = float(p.mean()) if p.size else float("nan")
+        power_se = math.sqrt(float((p * (1 - p) / reps[right]).sum())) / p.size if p.size else float("nan")
+        out[v] = (fpr, power, fpr_se, power_se)
     return out
 
 
-@lru_cache(maxsize=512)
-def verdict_rates(design: Design, random_state: int = 0) -> VerdictRates:
+@cache
+def _truth(verdict: str, truth_col: int, primary_col: int, floor_primary: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks over :data:`CELLS`: where ``verdict`` is wrong, and where it is the right answer."""
+    scen = np.array([name for name, _ in CELLS])
+    amp = np.array([ai for _, ai in CELLS])
+    if verdict in _NOT_TREND:
+        wrong = (scen != "flat") & (amp >= 1)
+    else:
+        wrong = np.array([verdict not in SCENARIOS[s_][truth_col] for s_ in scen], dtype=bool)
+    prim = [SCENARIOS[s_][primary_col] for s_ in scen]
+    if floor_primary:
+        prim = ["unresolved" if (s_ == "flat" and p_ == "trendless") else p_ for s_, p_ in zip(scen, prim)]
+    right = np.array([p_ == verdict for p_ in prim], dtype=bool)
+    return wrong, right
+
+
+#: every (scenario, amplitude index) cell of a simulation, in the order of the rows of one batch
+CELLS = tuple((name, ai) for name in SCENARIOS for ai in range(len(GAUSS_SNR)))
+
+
+def _u_stat(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
+    """The largest critical value at which the two-lines test still calls a U (or inverted U): the smaller |z|
+    of two slopes of opposite signs, 0 otherwise (NaN slopes never pass); a U at ``crit`` <=> ``u_stat > crit``."""
+    with np.errstate(invalid="ignore"):
+        opp = (z1 * z2) < 0
+    return np.where(opp, np.minimum(np.abs(z1), np.abs(z2)), 0.0)
+
+
+FAMILIES = ("label", "two-lines")
+_LABEL_STATS = ("unresolved", "hinge_dbic", "sigmoid_dbic", "J", "sharp", "rho", "p_rho", "quad_p", "r2")
+_CACHE: dict = {}
+_CACHE_MAX = 4096
+
+
+def verdict_rates(design: Design, random_state: int = 0, *, families=FAMILIES) -> VerdictRates:
     """Simulate every scenario of :data:`SCENARIOS` on ``design`` and measure each verdict's FPR and power.
+
+    Parameters
+    ----------
+    design : Design
+    random_state : int
+        Seed; the same design and seed give the same rates in any process and call order.
+    families : tuple of {"label", "two-lines"}
+        The verdicts wanted: the §3.6 labels, the two-lines shapes, or both (pooled curves only need the
+        two-lines test). The simulated curves are the same either way, so the rates of a family do not depend on
+        which others were asked for.
+
+    Results are cached in-process per (canonical) design, seed and families: equal designs return the same object,
+    and a request for one family is answered from a cached result that holds both.
 
     Examples
     --------
     >>> d = Design(positions=(0.0, 0.14, 0.29, 0.43, 0.57, 0.71, 0.86, 1.0), n_items=float("nan"),
     ...            chance=float("nan"), kind="gaussian")
     >>> r = verdict_rates(d)
-    >>> bool(r.get("two-lines", "U")["fpr"] <= 0.05), r.crit >= 1.96
-    (True, True)
+    >>> bool(r.get("two-lines", "U")["fpr"] <= 0.05), r.crit >= Z_CRIT, r.n_reps
+    (True, True, 100)
+    >>> verdict_rates(Design(d.positions, float("nan"), float("nan"), "gaussian")) is r  # NaN fields: same design
+    True
     """
+    fams = tuple(f for f in FAMILIES if f in set(families))
+    if not fams:
+        raise ValueError(f"verdict_rates: families must name some of {FAMILIES}, got {families!r}")
+    for key in ((design, random_state, fams), (design, random_state, FAMILIES)):
+        if key in _CACHE:
+            return _CACHE[key]
+    with single_thread_blas():
+        r = _verdict_rates(design, random_state, fams)
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[(design, random_state, fams)] = r
+    return r
+
+
+def _cell_rates(cell: np.ndarray, hits, n_cells: int) -> np.ndarray:
+    """(cells, len(hits)) share of each cell's rows where each boolean row array of ``hits`` is true."""
+    reps = np.bincount(cell, minlength=n_cells)
+    return np.stack([np.bincount(cell, weights=h, minlength=n_cells) for h in hits], 1) / reps[:, None]
+
+
+def _calibrate(F: np.ndarray, grid, null: np.ndarray) -> tuple[float, np.ndarray]:
+    """The smallest grid threshold whose worst null-cell rate is <= FPR_TARGET (``inf`` if none), and the null
+    cells that can decide it, from the most to the least decisive: by the grid index each cell needs, then by its
+    rate one grid step lower (``F``: (cells, grid) rates, falling along the grid). A cell that passes the lowest
+    threshold without a single false positive decides nothing (and is left out)."""
+    ok = F[null] <= FPR_TARGET + 1e-12
+    need = np.where(ok.any(1), ok.argmax(1), len(grid))  # first grid index at which the cell passes
+    thr = math.inf if need.max() >= len(grid) else grid[int(need.max())]
+    below = F[null][np.arange(null.sum()), np.maximum(need - 1, 0)]
+    order = np.lexsort((-below, -need))
+    live = (need > 0) | (F[null][:, 0] > 0)
+    return thr, np.flatnonzero(null)[order][live[order]]
+
+
+def _verdict_rates(design: Design, random_state: int, families=FAMILIES) -> VerdictRates:
     rng = np.random.default_rng(random_state)
     x = np.asarray(design.positions, dtype=float)
-    two = x.size >= 5 and np.unique(x).size >= 3
+    two = x.size >= 5 and np.unique(x).size >= 3 and "two-lines" in families
+    labels = "label" in families
     groups = np.asarray(design.clusters) if design.clusters is not None else None
     if groups is not None and np.unique(groups).size < 2:
         groups = None
+    C = len(CELLS)
+    cell_names = np.array([name for name, _ in CELLS])
     sm = _Smoother(x) if two else None
-    zs, labs = [], []
-    for name in SCENARIOS:
-        for ai in range(len(GAUSS_SNR)):
-            V = _simulate(design, name, ai, rng)
-            st_ = label_stats(design, V)
-            labs.append((name, ai, st_))
-            if two:
-                o = two_lines_batch(x, V, groups=groups, smoother=sm)
-                zs.append((name, ai, o))
-    # thresholds: smallest on the grid whose worst-case FPR <= 5 %
-    crit = math.inf
-    if two:
-        for c in CRITS:
-            worst = 0.0
-            for name, _, o in zs:
-                if "U" in SCENARIOS[name][0] or "inverted-U" in SCENARIOS[name][0]:
-                    continue
-                s, _ = shape_from_z(o["z1"], o["z2"], o["zl"], o["zd"], c)
-                worst = max(worst, float(np.isin(s, (0, 1)).mean()))
-            if worst <= FPR_TARGET:
-                crit = c
-                break
-    margin = math.inf
+    null_u = np.array(["U" not in SCENARIOS[nm][0] and "inverted-U" not in SCENARIOS[nm][0] for nm in cell_names])
     bt = LABELS.index("breakthrough")
-    for m in MARGINS:
-        worst = 0.0
-        for name, _, s_ in labs:
-            if "breakthrough" in SCENARIOS[name][2]:
-                continue
-            worst = max(worst, float((label_rule(**s_, bic_margin=m) == bt).mean()))
-        if worst <= FPR_TARGET:
-            margin = m
-            break
-    rows = []
-    rows_default = []
-    for name, ai, s_ in labs:
-        codes = label_rule(**s_, bic_margin=margin)
-        codes0 = label_rule(**s_)
-        rows.append(dict(family="label", scenario=name, amp_index=ai,
-                         **{lab: float((codes == i).mean()) for i, lab in enumerate(LABELS)}))
-        rows_default.append(dict(family="label", scenario=name, amp_index=ai,
-                                 **{lab: float((codes0 == i).mean()) for i, lab in enumerate(LABELS)}))
-    for name, ai, o in zs:
-        for c_, bucket in ((crit, rows), (Z_CRIT, rows_default)):
-            s, _ = shape_from_z(o["z1"], o["z2"], o["zl"], o["zd"], c_)
-            bucket.append(dict(family="two-lines", scenario=name, amp_index=ai,
-                               **{sh: float((s == i).mean()) for i, sh in enumerate(SHAPES)}))
-    freq = pd.DataFrame(rows)
-    freq0 = pd.DataFrame(rows_default)
-    out = []
-    for fam, verdicts, tcol, pcol, thr, thr0 in (("label", LABELS, 2, 3, margin, BIC_MARGIN),
-                                                 ("two-lines", SHAPES, 0, 1, crit, Z_CRIT)):
-        if fam == "two-lines" and not two:
-            continue
-        fp = fam == "label" and design.kind == "binomial" and math.isfinite(design.chance)
-        r = _rates(freq[freq["family"] == fam].reset_index(drop=True), verdicts, tcol, pcol, fp)
-        r0 = _rates(freq0[freq0["family"] == fam].reset_index(drop=True), verdicts, tcol, pcol, fp)
+    null_bt = np.array(["breakthrough" not in SCENARIOS[nm][2] for nm in cell_names])
+
+    def run(V, cells):  # the statistics of simulated rows V whose cells are `cells`
+        out = {"cell": np.asarray(cells, dtype=int)}
+        for i in range(0, V.shape[0], CHUNK_ROWS):
+            Vc = V[i:i + CHUNK_ROWS]
+            part = dict(label_stats(design, Vc)) if labels else {}
+            if two:
+                o = two_lines_batch(x, Vc, groups=groups, smoother=sm)
+                part.update({k: o[k] for k in ("z1", "z2", "zl", "zd")})
+            for k, v in part.items():
+                out.setdefault(k, []).append(v)
+        return {k: (np.concatenate(v) if isinstance(v, list) else v) for k, v in out.items()}
+
+    def rates_u(sim, rows):
+        ustat = _u_stat(sim["z1"][rows], sim["z2"][rows])
+        return _calibrate(_cell_rates(sim["cell"][rows], [ustat > c for c in CRITS], C), CRITS, null_u)
+
+    def rates_b(sim, rows):
+        lab = {k: sim[k][rows] for k in _LABEL_STATS}
+        F = _cell_rates(sim["cell"][rows], [label_rule(**lab, bic_margin=m) == bt for m in MARGINS], C)
+        return _calibrate(F, MARGINS, null_bt)
+
+    # stage 1: every cell; stage 2: more replicates of each family's decisive cells, each cell from its own seeded
+    # stream, so that a family's rates do not depend on which other families were asked for
+    sim = run(_simulate_cells(design, list(range(C)), rng, N_REPS), np.repeat(np.arange(C), N_REPS))
+    first = np.ones(sim["cell"].size, dtype=bool)
+    dec_u = rates_u(sim, first)[1][:DECISIVE_CELLS] if two else np.array([], int)
+    dec_b = rates_b(sim, first)[1][:DECISIVE_CELLS] if labels else np.array([], int)
+    decisive = sorted(set(dec_u.tolist()) | set(dec_b.tolist())) if DECISIVE_REPS > 0 else []
+    if decisive:
+        V2 = np.concatenate([_simulate_cells(design, [c], np.random.default_rng([random_state, 1, c]), DECISIVE_REPS)
+                             for c in decisive])
+        more = run(V2, np.repeat(decisive, DECISIVE_REPS))
+        sim = {k: np.concatenate([sim[k], more[k]]) for k in sim}
+        first = np.r_[first, np.zeros(more["cell"].size, dtype=bool)]
+    rows_u = first | np.isin(sim["cell"], dec_u)  # the rows each family's rates use
+    rows_b = first | np.isin(sim["cell"], dec_b)
+    crit = rates_u(sim, rows_u)[0] if two else (math.inf if "two-lines" in families else float("nan"))
+    margin = rates_b(sim, rows_b)[0] if labels else float("nan")
+    # per-cell frequencies of every verdict, at the calibrated and at the default thresholds
+
+    def freq(codes: np.ndarray, names, rows) -> np.ndarray:  # (cells, verdicts)
+        return _cell_rates(sim["cell"][rows], [codes == i for i in range(len(names))], C)
+
+    fams = []
+    if labels:
+        lab = {k: sim[k][rows_b] for k in _LABEL_STATS}
+        fams.append(("label", LABELS, 2, 3, margin, BIC_MARGIN,
+                     freq(label_rule(**lab, bic_margin=margin), LABELS, rows_b),
+                     freq(label_rule(**lab), LABELS, rows_b),
+                     np.bincount(sim["cell"][rows_b], minlength=C)))
+    if two:
+        z = {k: sim[k][rows_u] for k in ("z1", "z2", "zl", "zd")}
+        fams.append(("two-lines", SHAPES, 0, 1, crit, Z_CRIT,
+                     freq(shape_from_z(z["z1"], z["z2"], z["zl"], z["zd"], crit)[0], SHAPES, rows_u),
+                     freq(shape_from_z(z["z1"], z["z2"], z["zl"], z["zd"], Z_CRIT)[0], SHAPES, rows_u),
+                     np.bincount(sim["cell"][rows_u], minlength=C)))
+    out, by = [], []
+    fp = design.kind == "binomial" and math.isfinite(design.chance)
+    amp_names = GAUSS_SNR if design.kind == "gaussian" else BINOM_AMPS
+    for fam, verdicts, tcol, pcol, thr, thr0, f, f0, reps in fams:
+        r = _rates(f, verdicts, tcol, pcol, fp and fam == "label", reps)
+        r0 = _rates(f0, verdicts, tcol, pcol, fp and fam == "label", reps)
         for v in verdicts:
             uses = (v == "breakthrough") if fam == "label" else True
-            out.append(dict(family=fam, verdict=v, fpr=r[v][0], power=r[v][1],
+            out.append(dict(family=fam, verdict=v, fpr=r[v][0], fpr_se=r[v][2], power=r[v][1], power_se=r[v][3],
                             threshold=thr if uses else float("nan"),
                             default_threshold=thr0 if uses else float("nan"), fpr_at_default=r0[v][0],
-                            power_at_default=r0[v][1]))
-    amp_names = GAUSS_SNR if design.kind == "gaussian" else BINOM_AMPS
-    freq["amplitude"] = [amp_names[a] for a in freq["amp_index"]]
-    return VerdictRates(design=design, crit=crit, bic_margin=margin, rates=pd.DataFrame(out), by_scenario=freq,
+                            fpr_at_default_se=r0[v][2], power_at_default=r0[v][1], power_at_default_se=r0[v][3]))
+        by.append(pd.DataFrame({"family": fam, "scenario": cell_names, "amp_index": [ai for _, ai in CELLS],
+                                "amplitude": [amp_names[ai] for _, ai in CELLS], "n_reps": reps,
+                                **{v: f[:, j] for j, v in enumerate(verdicts)}}))
+    by = pd.concat(by, ignore_index=True) if by else pd.DataFrame(columns=["family", "scenario", "amp_index",
+                                                                            "amplitude", "n_reps"])
+    out = pd.DataFrame(out, columns=["family", "verdict", *_RATE_COLUMNS[:4], "threshold", "default_threshold",
+                                     *_RATE_COLUMNS[6:]])
+    return VerdictRates(design=design, crit=crit, bic_margin=margin, rates=out, by_scenario=by,
                         n_reps=N_REPS)

@@ -40,11 +40,13 @@ def predictable_within_2se(assessments, bt: BacktestResult, *, method: str = "co
     [True]
     """
     p = bt.predictions[bt.predictions["method"] == method]
+    by_curve = dict(tuple(p.groupby("curve", sort=False)))  # one pass, not a filter per curve
+    empty = p.iloc[:0]
     rows = []
     for a in assessments:
         if a.label != "predictable":
             continue
-        g = p[p["curve"] == a.curve]
+        g = by_curve.get(a.curve, empty)
         w = g["within_2se"].dropna().astype(bool)
         err_se = (g["abs_error"] / g["measurement_se"]).replace([np.inf, -np.inf], np.nan).dropna()
         rows.append(dict(curve=a.curve, r2_loglinear=a.r2_loglinear, n_held_out=len(g), n_scored=len(w),

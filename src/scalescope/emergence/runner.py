@@ -15,9 +15,10 @@ import pandas as pd
 from scalescope.emergence import arguments as args
 from scalescope.emergence.backtest import METHODS, backtest, leaderboard, olmo_mmlu_mc_case
 from scalescope.emergence.curves import assess, iter_curves
-from scalescope.emergence.error_rates import design_for, verdict_rates
+from scalescope.emergence.error_rates import design_for, merge_designs, verdict_rates
 from scalescope.emergence.predictability import per_token_consistency, predictable_within_2se
 from scalescope.errors import InputError
+from scalescope.observational._blas import blas1
 from scalescope.outputs import write_csv, writes_output
 from scalescope.results import to_jsonable, write_json
 
@@ -117,6 +118,7 @@ def _savefig(fig, path: Path) -> str:
 
 
 @writes_output("emergence analyze", arg="out")
+@blas1  # hundreds of small fits and products: OpenBLAS worker threads only spin on them (see observational/_blas.py)
 def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100, progress: bool = False,
                 quick: bool = False) -> dict:
     """Every argument test + per-task verdicts on ``table``; writes ``out/summary.json``, figures, section.json."""
@@ -129,7 +131,9 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
     curves = list(iter_curves(table, x_axis=x_axis))
     A = [assess(c, n_boot=n_boot) for c in curves]
     # simulated FPR / power of each verdict on each curve's sampling design (cached per design; error_rates.py)
-    VR = [verdict_rates(design_for(c)) for c in curves]
+    designs = [design_for(c) for c in curves]
+    shared = merge_designs(designs)  # near-identical large designs share one simulation
+    VR = [verdict_rates(shared[d]) for d in designs]
     if not A:
         raise InputError(f"{name}: no curve has 3 or more models with a finite value and a scale")
     mc = args.metric_choice(table, x_axis=x_axis, n_boot=n_boot)
@@ -166,24 +170,27 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
         a2 = None
     vrows = []
     for a, vr in zip(A, VR):
-        # the printed label uses the default thresholds: its rates are those at the default
-        R_ = vr.rates.set_index(["family", "verdict"])
-        lab = {"fpr": float(R_.loc[("label", a.label), "fpr_at_default"]),
-               "power": float(R_.loc[("label", a.label), "power_at_default"])}
+        # the printed label uses the default thresholds: its rates are those at the default; every rate comes with
+        # its Monte Carlo SE (error_rates: 100 replicates per simulated cell, 400 in the cells that set a threshold)
+        lab = vr.get("label", a.label)
         bt = vr.get("label", "breakthrough")
         bstat = max(a.hinge.get("delta_bic", -np.inf) if a.hinge and a.hinge.get("c", 0) > 0 else -np.inf,
                     a.sigmoid.get("delta_bic", -np.inf) if a.sigmoid else -np.inf)
-        bt0 = vr.rates[(vr.rates["family"] == "label") & (vr.rates["verdict"] == "breakthrough")].iloc[0]
-        vrows.append(dict(curve=a.curve, n_points=a.n_points, label=a.label, label_fpr=lab["fpr"],
-                          label_power=lab["power"], emergent=a.emergent,
+        vrows.append(dict(curve=a.curve, n_points=a.n_points, label=a.label, label_fpr=lab["fpr_at_default"],
+                          label_fpr_se=lab["fpr_at_default_se"], label_power=lab["power_at_default"],
+                          label_power_se=lab["power_at_default_se"], emergent=a.emergent,
                           emergent_calibrated=bool(a.emergent and np.nan_to_num(bstat, nan=-np.inf) > vr.bic_margin),
-                          bic_margin=vr.bic_margin, emergent_fpr=bt["fpr"], emergent_power=bt["power"],
-                          emergent_fpr_at_margin_6=float(bt0["fpr_at_default"]),
-                          emergent_power_at_margin_6=float(bt0["power_at_default"]),
-                          design_n_items=vr.design.n_items, design_kind=vr.design.kind))
+                          bic_margin=vr.bic_margin, emergent_fpr=bt["fpr"], emergent_fpr_se=bt["fpr_se"],
+                          emergent_power=bt["power"], emergent_power_se=bt["power_se"],
+                          emergent_fpr_at_margin_6=bt["fpr_at_default"],
+                          emergent_fpr_at_margin_6_se=bt["fpr_at_default_se"],
+                          emergent_power_at_margin_6=bt["power_at_default"],
+                          emergent_power_at_margin_6_se=bt["power_at_default_se"],
+                          design_n=vr.design.n, design_n_items=vr.design.n_items, design_kind=vr.design.kind,
+                          n_reps=vr.n_reps))
     vtab = pd.DataFrame(vrows)
     if len(us.shapes):
-        vtab = vtab.merge(us.shapes[["curve", "shape", "crit", "u_fpr", "u_power"]].rename(
+        vtab = vtab.merge(us.shapes[["curve", "shape", "crit", "u_fpr", "u_fpr_se", "u_power", "u_power_se"]].rename(
             columns={"shape": "two_lines_shape", "crit": "two_lines_crit"}), on="curve", how="left")
     if len(pred2):
         vtab = vtab.merge(pred2[["curve", "predictable_2se"]], on="curve", how="left")
@@ -204,9 +211,11 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
                                                           "sharper_than_sampling")} if a.sigmoid else {},
             "floor": d["floor"],
             "error_rates": {k: vrow.get(k) for k in (
-                "label_fpr", "label_power", "emergent_calibrated", "bic_margin", "emergent_fpr", "emergent_power",
-                "emergent_fpr_at_margin_6", "emergent_power_at_margin_6", "two_lines_shape", "two_lines_crit",
-                "u_fpr", "u_power", "predictable_2se") if k in vrow},
+                "label_fpr", "label_fpr_se", "label_power", "label_power_se", "emergent_calibrated", "bic_margin",
+                "emergent_fpr", "emergent_fpr_se", "emergent_power", "emergent_power_se", "emergent_fpr_at_margin_6",
+                "emergent_fpr_at_margin_6_se", "emergent_power_at_margin_6", "emergent_power_at_margin_6_se",
+                "two_lines_shape", "two_lines_crit", "u_fpr", "u_fpr_se", "u_power", "u_power_se", "n_reps",
+                "predictable_2se") if k in vrow},
         }
     labels = pd.Series([a.label for a in A]).value_counts().to_dict()
     summary = {

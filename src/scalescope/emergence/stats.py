@@ -221,8 +221,27 @@ def _hinge_grid(x: np.ndarray, min_side: int) -> np.ndarray:
     return mids
 
 
-def _hinge_sse(x: np.ndarray, Y: np.ndarray, taus: np.ndarray, flat_start: bool):
-    """SSE (R, G) and coefficients (R, G, p) of hinge fits of every row of ``Y`` (R, n) at every tau (G)."""
+def _hinge_sse(x: np.ndarray, Y: np.ndarray, taus: np.ndarray, flat_start: bool, residuals: bool = True):
+    """SSE (R, G) and coefficients (R, G, p) of hinge fits of every row of ``Y`` (R, n) at every tau (G).
+
+    ``residuals=False``: the SSE from the normal equations (``|y - ybar|^2 - b'X'(y - ybar)``) without forming the
+    (R, G, n) fitted values -- n times less work, for noisy simulated curves (error_rates.py); an exact fit loses
+    its last digits there (the SSE is a difference of two sums), so real curves use the residuals.
+    """
+    if not residuals:
+        p = 2 if flat_start else 3
+        h = np.maximum(0.0, x[None, :] - taus[:, None])
+        X = np.stack([np.ones_like(h), h] if flat_start else [np.ones_like(h), np.broadcast_to(x, h.shape), h], -1)
+        inv = np.linalg.inv(np.swapaxes(X, 1, 2) @ X + 1e-12 * np.eye(p)[None])
+        ybar = Y.mean(1, keepdims=True)
+        Yc = Y - ybar
+        Xty = np.tensordot(Yc, X, axes=([1], [1]))  # (R, G, p)
+        coef = np.empty_like(Xty)
+        for i in range(p):  # coef = inv @ Xty per (row, tau), spelled out over the p <= 3 columns
+            coef[..., i] = sum(inv[None, :, i, j] * Xty[..., j] for j in range(p))
+        sse = np.maximum((Yc**2).sum(1)[:, None] - (coef * Xty).sum(-1), 0.0)
+        coef[..., 0] += ybar  # back from the centred rows (only the intercept moves)
+        return sse, coef
     chunk = max(1, int(MAX_CELLS // max(1, taus.size * x.size)))
     if Y.shape[0] > chunk:  # bound the (R, G, n) intermediate
         parts = [_hinge_sse(x, Y[i:i + chunk], taus, flat_start) for i in range(0, Y.shape[0], chunk)]
@@ -233,11 +252,16 @@ def _hinge_sse(x: np.ndarray, Y: np.ndarray, taus: np.ndarray, flat_start: bool)
         X = np.stack([ones, h], axis=-1)  # (G, n, 2): flat then rise
     else:
         X = np.stack([ones, np.broadcast_to(x, h.shape), h], axis=-1)  # (G, n, 3)
-    XtX = np.einsum("gni,gnj->gij", X, X)
-    XtX = XtX + 1e-12 * np.eye(X.shape[-1])[None]
-    Xty = np.einsum("gni,rn->rgi", X, Y)
-    coef = np.linalg.solve(XtX[None], Xty[..., None])[..., 0]  # (R, G, p)
-    fitted = np.einsum("gni,rgi->rgn", X, coef)
+    # products and sums over the p <= 3 columns instead of einsum: einsum without `optimize` loops in C over every
+    # index and made this the hot spot of the error-rate simulations
+    p = X.shape[-1]
+    XtX = np.swapaxes(X, 1, 2) @ X + 1e-12 * np.eye(p)[None]
+    Xty = np.tensordot(Y, X, axes=([1], [1]))  # (R, G, p), one matrix product
+    inv = np.linalg.inv(XtX)  # (G, p, p): shared by every row
+    coef = (inv[None] * Xty[:, :, None, :]).sum(-1)  # (R, G, p)
+    fitted = coef[..., 0, None] * X[None, :, :, 0]
+    for i in range(1, p):
+        fitted = fitted + coef[..., i, None] * X[None, :, :, i]
     sse = ((Y[:, None, :] - fitted) ** 2).sum(-1)
     return sse, coef
 

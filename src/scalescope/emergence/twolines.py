@@ -36,6 +36,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import special
 from scipy import stats as sps
 
 from scalescope.errors import InputError
@@ -54,7 +55,10 @@ class _Smoother:
 
     Reinsch form (Green & Silverman 1994, §2.3): ``g = (W + lam K)^-1 W ybar`` with ``K = Q R^-1 Q'`` the integrated
     squared second derivative penalty, ``W`` the count of observations per knot. Everything that depends only on x is
-    computed once, so a replicate costs a few small matrix products (the error-rate simulations run thousands).
+    computed once, in the Demmler-Reinsch basis (eigenvectors ``U`` of ``W^-1/2 K W^-1/2``, eigenvalues ``d``): there
+    the smoother is diagonal, ``1 / (1 + lam d)``, so the residual sum of squares of *every* lambda is one small
+    matrix product per batch, and only the GCV-best fit is formed. A replicate costs O(m^2), not O(L m^2) (the
+    error-rate simulations run tens of thousands).
     """
 
     def __init__(self, x: np.ndarray):
@@ -72,30 +76,39 @@ class _Smoother:
             Rm[c, c] = (h[c] + h[c + 1]) / 3
             if c + 1 < m - 2:
                 Rm[c, c + 1] = Rm[c + 1, c] = h[c + 1] / 6
-        K = Q @ np.linalg.solve(Rm, Q.T)
         # lambda in units that make the grid scale-free: K scales like 1/h^3, W like n/m
         lam = _LAMBDAS * float(np.mean(h)) ** 3 * self.n / m
-        W = np.diag(self.w)
-        self.M = np.linalg.inv(W[None] + lam[:, None, None] * K[None])  # (L, m, m)
-        self.S = self.M * self.w[None, None, :]  # M W
-        self.trace = np.einsum("lii->l", self.S)
-        self.diagM = np.einsum("lii->li", self.M)
+        self.sqw = np.sqrt(self.w)
+        # W^-1/2 K W^-1/2 = F F' with F = W^-1/2 Q L^-T (R = L L'): the SVD of F gives the basis with the penalty's
+        # null space (lines) exactly unpenalised; an eigh of K itself would leak eps * |K|max (~1/h_min^3) into it
+        F = np.linalg.solve(np.linalg.cholesky(Rm), (Q / self.sqw[:, None]).T).T
+        self.U, sv, _ = np.linalg.svd(F, full_matrices=True)
+        d = np.concatenate([sv**2, np.zeros(m - sv.size)])
+        self.shrink = 1 / (1 + lam[:, None] * np.clip(d, 0, None)[None])  # (L, m): the smoother's eigenvalues
+        self.resid2 = (1 - self.shrink) ** 2
+        self.trace = self.shrink.sum(1)
+        # diag (W + lam K)^-1 = diag W^-1/2 U diag(shrink) U' W^-1/2
+        self.diagM = (self.shrink @ (self.U**2).T) / self.w[None]
 
     def fit(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fitted values and their SEs at the knots, (R, m) each, for observations ``Y`` (R, n)."""
         R, m = Y.shape[0], self.knots.size
-        sums = np.zeros((R, m))
-        np.add.at(sums, (slice(None), self.inv), Y)
-        ybar = sums / self.w
-        within = ((Y - ybar[:, self.inv]) ** 2).sum(1)
-        G = np.einsum("lij,rj->rli", self.S, ybar)  # (R, L, m)
-        rss = within[:, None] + ((ybar[:, None, :] - G) ** 2 * self.w).sum(-1)
+        if m == self.n:  # no ties (the usual case): the knots are the observations
+            ybar = np.empty_like(Y)
+            ybar[:, self.inv] = Y
+            within = np.zeros(R)
+        else:
+            onehot = (np.arange(m)[:, None] == self.inv[None, :]).astype(float)
+            ybar = (Y @ onehot.T) / self.w
+            within = ((Y - ybar[:, self.inv]) ** 2).sum(1)
+        z = (ybar * self.sqw) @ self.U  # (R, m) coordinates in the Demmler-Reinsch basis
+        rss = within[:, None] + (z**2) @ self.resid2.T  # (R, L)
         den = self.n - self.trace
         with np.errstate(divide="ignore", invalid="ignore"):
             gcv = np.where(den[None] > 1e-6, self.n * rss / den[None] ** 2, np.inf)
         best = np.argmin(gcv, axis=1)
         r = np.arange(R)
-        fitted = G[r, best]
+        fitted = ((z * self.shrink[best]) @ self.U.T) / self.sqw
         sigma2 = rss[r, best] / np.maximum(den[best], 1e-6)
         return fitted, np.sqrt(np.clip(sigma2[:, None] * self.diagM[best], 0, None))
 
@@ -130,20 +143,90 @@ def _quantile7(xs: np.ndarray, mask: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.where(cnt > 0, vlo + (h - lo) * (vhi - vlo), np.nan)
 
 
-def _lines(x: np.ndarray, Y: np.ndarray, xc: np.ndarray, groups, include_first: bool):
-    """Interrupted regression of every row of ``Y`` at its breakpoint ``xc[r]``: (beta, cov, dof) with columns
-    (a, slope below, slope above, jump); ``include_first``: the breakpoint belongs to the lower segment."""
-    d = x[None, :] - xc[:, None]
-    hi = d > 0 if include_first else d >= 0
-    A = np.stack([np.ones_like(d), np.where(hi, 0.0, d), np.where(hi, d, 0.0), hi.astype(float)], -1)
-    if groups is not None:
-        return ols_batch(A, Y, "cluster", groups)
-    beta, cov, dof = ols_batch(A, Y, "HC3")
-    bad = ~np.isfinite(cov).all(axis=(1, 2))
-    if bad.any():  # HC3 is undefined at leverage 1; the paper's code falls back to HC1 there
-        cov = cov.copy()
-        cov[bad] = ols_batch(A[bad], Y[bad], "HC1")[1]
-    return beta, cov, dof
+class _Splits:
+    """Everything about the two segments of sorted ``x`` split after its first ``k`` points that does not depend on
+    y, for every ``k`` (row k of each table): the interrupted regressions of a batch then only gather rows."""
+
+    def __init__(self, x: np.ndarray):
+        n = x.size
+        self.n = n
+        k = np.arange(n + 1)[:, None]
+        lo = np.arange(n)[None, :] < k  # (n + 1, n)
+        tol = 1e-10 * (float(np.ptp(x)) ** 2 or 1.0)
+        tabs = []
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for m in (lo, ~lo):
+                w = m.astype(float)
+                ns = w.sum(1)
+                xbar = (w @ x) / np.maximum(ns, 1)
+                dx = (x[None, :] - xbar[:, None]) * w
+                sxx = (dx**2).sum(1)
+                # leverages; a segment without spread in x (one point, or tied x) is rank-deficient: its slope is
+                # not identified and its points' leverage is that of their mean (1 for a lone point)
+                lev = w / np.maximum(ns, 1)[:, None] + np.where(sxx[:, None] > tol, dx**2 / sxx[:, None], 0.0)
+                tabs.append(dict(w=w, ns=ns, dx=dx, sxx=sxx, lev=lev, degenerate=(ns < 2) | ~(sxx > tol)))
+        levs = tabs[0]["lev"] + tabs[1]["lev"]  # each point sits in one segment
+        self.hc1 = ~(levs < 1 - 1e-9).all(1)  # HC3 undefined at leverage 1: HC1 for the whole row, as before
+        k_ = 4
+        for t in tabs:
+            exact = t["lev"] > 1 - 1e-9  # a point with leverage 1 is fitted exactly: its residual is 0
+            t["keep"] = t["w"] * ~exact
+            with np.errstate(divide="ignore", invalid="ignore"):
+                fac = np.where(self.hc1[:, None], n / max(n - k_, 1), 1 / (1 - np.where(exact, 0.0, t["lev"])) ** 2)
+            t["dx2f"] = t["dx"] ** 2 * fac * t["keep"]  # HC weight of each squared residual in var(slope)
+        self.tabs = tabs
+
+
+def _lines(x: np.ndarray, Y: np.ndarray, xc: np.ndarray, groups, include_first: bool, side: int,
+           splits: _Splits | None = None):
+    """Interrupted regression ``y = a + b1 xlow + b2 xhigh + c high`` of every row of ``Y`` at its breakpoint
+    ``xc[r]`` (``x`` sorted): ``(slope, its variance, dof)`` of the lower (``side=1``, ``b1``) or upper (``side=2``,
+    ``b2``) segment; ``include_first``: the breakpoint belongs to the lower segment.
+
+    With its own intercept on each side (``a`` and ``a + c``) the model separates into one straight line per
+    segment, so the slopes, residuals and leverages are those of two simple regressions and the HC3 (HC1 for the
+    whole row where a leverage is 1, as the paper's code falls back) or CR1 variances of the slopes are masked sums
+    over the points: the same numbers as the 4-parameter sandwich (:func:`scalescope.fit.linear.ols_batch`) at a
+    fraction of the cost (``splits``: the y-free parts, per split point, from :class:`_Splits`). A point with
+    leverage 1 is fitted exactly (its residual is set to 0, not rounding residue), so a 2-point segment's slope
+    has SE 0. Rows where the wanted segment has no spread in x (its slope is not identified) go through
+    :func:`~scalescope.fit.linear.ols_batch` and its ridge, as before.
+    """
+    R, n = Y.shape
+    sp = splits if splits is not None else _Splits(x)
+    kk = (x[None, :] <= xc[:, None]).sum(1) if include_first else (x[None, :] < xc[:, None]).sum(1)
+    t = sp.tabs[side - 1]
+    w, dx, sxx, ns = t["w"][kk], t["dx"][kk], t["sxx"][kk], t["ns"][kk]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = (dx * Y).sum(1) / sxx
+        e = ((Y - ((w * Y).sum(1) / ns)[:, None]) * w - b[:, None] * dx) * t["keep"][kk]
+        if groups is not None:
+            _, g = np.unique(np.asarray(groups), return_inverse=True)
+            G = int(g.max()) + 1
+            onehot = (np.arange(G)[:, None] == g[None, :]).astype(float)  # (G, n)
+            fac = G / max(G - 1, 1) * (n - 1) / max(n - 4, 1)
+            var = fac * (((dx * e) @ onehot.T) ** 2).sum(1) / sxx**2
+            dof = G - 1
+        else:
+            var = (e**2 * t["dx2f"][kk]).sum(1) / sxx**2
+            dof = n - 4
+    degenerate = t["degenerate"][kk]  # the wanted slope itself is not identified (the other side's may not be)
+    if degenerate.any():
+        d = x[None, :] - xc[degenerate][:, None]
+        hi = d > 0 if include_first else d >= 0
+        A = np.stack([np.ones_like(d), np.where(hi, 0.0, d), np.where(hi, d, 0.0), hi.astype(float)], -1)
+        Yd = Y[degenerate]
+        if groups is not None:
+            beta, cov, _ = ols_batch(A, Yd, "cluster", groups)
+        else:
+            beta, cov, _ = ols_batch(A, Yd, "HC3")
+            bad = ~np.isfinite(cov).all(axis=(1, 2))
+            if bad.any():
+                cov = cov.copy()
+                cov[bad] = ols_batch(A[bad], Yd[bad], "HC1")[1]
+        b, var = b.copy(), var.copy()
+        b[degenerate], var[degenerate] = beta[:, side], cov[:, side, side]
+    return b, var, dof
 
 
 def _z_equiv(b: np.ndarray, se: np.ndarray, dof: int) -> np.ndarray:
@@ -153,8 +236,10 @@ def _z_equiv(b: np.ndarray, se: np.ndarray, dof: int) -> np.ndarray:
         t = np.where(se > 0, b / se, np.where(b != 0, np.sign(b) * np.inf, 0.0))
     if dof <= 0:
         return np.zeros_like(t)
-    p = 2 * sps.t.sf(np.abs(t), dof)
-    return np.sign(t) * sps.norm.isf(np.clip(p, 1e-300, 1.0) / 2)
+    # scipy.special's t CDF and normal quantile: the same numbers as sps.t.sf / sps.norm.isf without the
+    # distribution objects' per-call overhead (the simulations call this thousands of times)
+    p = 2 * special.stdtr(dof, -np.abs(t))
+    return np.sign(t) * -special.ndtri(np.clip(p, 1e-300, 1.0) / 2) + 0.0  # + 0.0: no -0.0
 
 
 def _n_distinct(x: np.ndarray, xc: np.ndarray, below: bool) -> np.ndarray:
@@ -180,7 +265,7 @@ def two_lines_batch(x, Y, *, groups=None, crit: float = Z_CRIT, smoother: _Smoot
     # 2. which extreme to look for: the quadratic's slope at the smallest x
     z = (x - x.mean()) / (x.std() or 1.0)
     Xq = np.column_stack([np.ones(n), z, z * z])
-    cq = np.linalg.lstsq(Xq, Y.T, rcond=None)[0]
+    cq = np.linalg.pinv(Xq) @ Y.T  # the least-squares solution, one pseudo-inverse for every row
     s0 = cq[1] + 2 * cq[2] * z[0]
     look_max = s0 > 0
     # 3. most extreme fitted value in the middle 80 %, flat region within 1 SE of it
@@ -200,20 +285,22 @@ def two_lines_batch(x, Y, *, groups=None, crit: float = Z_CRIT, smoother: _Smoot
     flat = flat_k[:, sm.inv]  # observation level, as the paper's quantiles are over observations
     # 4.-5. preliminary lines at the median of the flat region, then Robin Hood
     xmed = _quantile7(x, flat, np.full(R, 0.5))
-    b_a, c_a, _ = _lines(x, Y, xmed, g, True)
-    b_b, c_b, _ = _lines(x, Y, xmed, g, False)
+    sp = _Splits(x)
+    b_a, v_a, _ = _lines(x, Y, xmed, g, True, 1, sp)
+    b_b, v_b, _ = _lines(x, Y, xmed, g, False, 2, sp)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z1m = np.abs(b_a[:, 1] / np.sqrt(c_a[:, 1, 1]))
-        z2m = np.abs(b_b[:, 2] / np.sqrt(c_b[:, 2, 2]))
+        z1m = np.abs(b_a / np.sqrt(v_a))
+        z2m = np.abs(b_b / np.sqrt(v_b))
         qrh = z2m / (z1m + z2m)
+    # an exact fit on one side (a 2-point segment: se 0, z infinite) gives the limit 0 or 1; NaN otherwise
+    qrh = np.where(np.isinf(z1m) & np.isfinite(z2m), 0.0, np.where(np.isinf(z2m) & np.isfinite(z1m), 1.0, qrh))
     qrh = np.where(np.isfinite(qrh), qrh, 0.5)
     xc = _quantile7(x, flat, qrh)
     # 6. final lines
-    b1f, c1f, dof = _lines(x, Y, xc, g, True)
-    b2f, c2f, _ = _lines(x, Y, xc, g, False)
-    b1, b2 = b1f[:, 1], b2f[:, 2]
+    b1, v1, dof = _lines(x, Y, xc, g, True, 1, sp)
+    b2, v2, _ = _lines(x, Y, xc, g, False, 2, sp)
     with np.errstate(invalid="ignore"):
-        se1, se2 = np.sqrt(c1f[:, 1, 1]), np.sqrt(c2f[:, 2, 2])
+        se1, se2 = np.sqrt(v1), np.sqrt(v2)
     ok1 = _n_distinct(x, xc, True) >= MIN_SIDE
     ok2 = _n_distinct(x, xc, False) >= MIN_SIDE
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -316,27 +403,63 @@ def two_lines(x, y, *, groups=None, crit: float = Z_CRIT) -> TwoLinesResult:
     xv, yv = xv[ok], yv[ok]
     if xv.size < 5 or np.unique(xv).size < 3:
         raise InputError(f"two_lines: needs at least 5 finite points on 3 distinct x, got {xv.size}")
+    return _results(xv, yv[None], g, crit)[0]
+
+
+def two_lines_rows(x, Y, *, groups=None, crit=Z_CRIT) -> list[TwoLinesResult]:
+    """:func:`two_lines` of every row of ``Y`` (R, n) on the same finite ``x`` (n,), in one batch.
+
+    ``crit``: one critical value, or one per row. Curves of one family measured on the same models share their x:
+    testing them together costs little more than testing one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(0, 1, 12)
+    >>> Y = np.stack([(x - 0.5) ** 2, x, 0.02 * np.cos(30 * x)]) + 0.01 * np.sin(40 * x)
+    >>> [r.shape for r in two_lines_rows(x, Y)]
+    ['U', 'linear', 'flat']
+    """
+    xv = np.asarray(x, dtype=float).ravel()
+    Yv = np.atleast_2d(np.asarray(Y, dtype=float))
+    if Yv.shape[1] != xv.size or not (np.isfinite(xv).all() and np.isfinite(Yv).all()):
+        raise InputError(f"two_lines_rows: Y needs {xv.size} finite columns (one per x), got shape {Yv.shape}")
+    if xv.size < 5 or np.unique(xv).size < 3:
+        raise InputError(f"two_lines: needs at least 5 finite points on 3 distinct x, got {xv.size}")
+    g = None if groups is None else np.asarray(groups)
     if g is not None and np.unique(g).size < 2:
-        g = None  # one cluster: nothing to cluster on
-    r = {k: (v[0] if isinstance(v, np.ndarray) else v)
-         for k, v in two_lines_batch(xv, yv[None], groups=g, crit=crit).items()}
+        g = None
+    return _results(xv, Yv, g, crit)
+
+
+def _results(xv: np.ndarray, Y: np.ndarray, g, crit) -> list[TwoLinesResult]:
+    crits = np.broadcast_to(np.asarray(crit, dtype=float), (Y.shape[0],))
+    b = two_lines_batch(xv, Y, groups=g)
+    shape, direction = shape_from_z(b["z1"], b["z2"], b["zl"], b["zd"], crits)
+    vcoef = np.polyfit(xv, Y.T, 2).reshape(3, -1)  # the quadratic's vertex, described only
     zc = Z_CRIT
 
-    def ci(b, s):
-        return (float(b - zc * s), float(b + zc * s)) if math.isfinite(s) else (float("nan"), float("nan"))
+    def ci(b_, s):
+        return (float(b_ - zc * s), float(b_ + zc * s)) if math.isfinite(s) else (float("nan"), float("nan"))
 
     def p(zv):
         return float(2 * sps.norm.sf(abs(zv))) if math.isfinite(zv) else float("nan")
 
-    notes = []
-    if not math.isfinite(r["z1"]) or not math.isfinite(r["z2"]):
-        notes.append(f"a slope rests on fewer than {MIN_SIDE} distinct x values: not testable, no U possible")
-    vx = -float(np.polyfit(xv, yv, 2)[1]) / (2 * float(r["quad"])) if r["quad"] else float("nan")
-    return TwoLinesResult(
-        shape=SHAPES[int(r["shape"])], direction=int(r["direction"]), b1=float(r["b1"]), b1_ci=ci(r["b1"], r["se1"]),
-        z1=float(r["z1"]), p1=p(r["z1"]), b2=float(r["b2"]), b2_ci=ci(r["b2"], r["se2"]), z2=float(r["z2"]),
-        p2=p(r["z2"]), breakpoint=float(r["breakpoint"]), slope=float(r["slope"]), slope_ci=ci(r["slope"], r["slope_se"]),
-        dslope=float(r["dslope"]), dslope_ci=ci(r["dslope"], r["dslope_se"]), x_most=float(r["x_most"]),
-        crit=float(crit), cov_type="cluster (CR1)" if g is not None else "HC3", n=int(xv.size),
-        n_clusters=int(np.unique(g).size) if g is not None else 0, quad=float(r["quad"]), vertex=vx, notes=notes,
-    )
+    out = []
+    for i in range(Y.shape[0]):
+        r = {k: (v[i] if isinstance(v, np.ndarray) else v) for k, v in b.items()}
+        notes = []
+        if not math.isfinite(r["z1"]) or not math.isfinite(r["z2"]):
+            notes.append(f"a slope rests on fewer than {MIN_SIDE} distinct x values: not testable, no U possible")
+        vx = -float(vcoef[1, i]) / (2 * float(r["quad"])) if r["quad"] else float("nan")
+        out.append(TwoLinesResult(
+            shape=SHAPES[int(shape[i])], direction=int(direction[i]), b1=float(r["b1"]), b1_ci=ci(r["b1"], r["se1"]),
+            z1=float(r["z1"]), p1=p(r["z1"]), b2=float(r["b2"]), b2_ci=ci(r["b2"], r["se2"]), z2=float(r["z2"]),
+            p2=p(r["z2"]), breakpoint=float(r["breakpoint"]), slope=float(r["slope"]),
+            slope_ci=ci(r["slope"], r["slope_se"]), dslope=float(r["dslope"]),
+            dslope_ci=ci(r["dslope"], r["dslope_se"]),
+            x_most=float(r["x_most"]), crit=float(crits[i]), cov_type="cluster (CR1)" if g is not None else "HC3",
+            n=int(xv.size), n_clusters=int(np.unique(g).size) if g is not None else 0, quad=float(r["quad"]),
+            vertex=vx, notes=notes,
+        ))
+    return out

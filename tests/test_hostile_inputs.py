@@ -453,10 +453,6 @@ def argv(cmd: Cmd, out=None, *extra) -> list:
 # ================================================================================================================
 
 KNOWN_BUGS: dict[str, str] = {
-    # emergence/* (being edited by others)
-    "--n-boot=0[emergence-analyze]": "emergence analyze --n-boot 0 (allowed by its IntRange(0, 5000)) crashes with "
-                                     "a TypeError traceback (curves.assess formats a hinge p-value that is None)",
-    # calibration/sweep*
 }
 
 

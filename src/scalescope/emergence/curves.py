@@ -317,8 +317,10 @@ def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: b
                         f"{curve.chance:.3f}")
     elif label == "breakthrough":
         if hinge:
-            evidence.append(f"hinge vs line: dBIC {hinge['delta_bic']:.1f} (p={hinge['p_value']:.3f}), "
-                            f"break at {curve.x_axis}={hinge['tau_raw']:.4g}")
+            pv = hinge.get("p_value")  # None without bootstrap replicates (--n-boot 0)
+            evidence.append(f"hinge vs line: dBIC {hinge['delta_bic']:.1f}"
+                            + (f" (p={pv:.3f})" if pv is not None else " (no bootstrap p-value)")
+                            + f", break at {curve.x_axis}={hinge['tau_raw']:.4g}")
         if sig:
             evidence.append(f"sigmoid vs line: dBIC {sig['delta_bic']:.1f}, width {sig['width']:.3g} vs local gap "
                             f"{sig['local_gap']:.3g}")

@@ -24,6 +24,7 @@ from scipy import stats as sps
 
 from scalescope.emergence import stats as st
 from scalescope.errors import InputError
+from scalescope.fit.hinge import bic, linear_sse
 from scalescope.results import Result
 
 CURVE_KEY = ["source", "family", "task", "subtask", "n_shots", "prompt_format", "metric"]
@@ -293,8 +294,8 @@ def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: b
         sig["local_gap"] = float(gaps[i - 1]) if gaps.size else float("nan")
         sig["sharper_than_sampling"] = bool(math.isfinite(s.width) and s.width < sig["local_gap"])
         sse_s = float(s.mse) * n
-        sse_l = float(np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2)) if np.ptp(x) > 0 else float("nan")
-        sig["delta_bic"] = (st._bic(sse_l, n, 2) - st._bic(sse_s, n, 3)) if math.isfinite(sse_l) else float("nan")
+        sse_l = float(linear_sse(x, y[None, :])[0][0]) if np.ptp(x) > 0 else float("nan")
+        sig["delta_bic"] = (bic(sse_l, n, 2) - bic(sse_s, n, 3)) if math.isfinite(sse_l) else float("nan")
     floor: dict = {}
     if curve.metric_kind == "hard" and math.isfinite(curve.chance):
         low = curve.value[: max(2, n // 3)]

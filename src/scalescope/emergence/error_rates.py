@@ -48,6 +48,7 @@ import pandas as pd
 from scalescope.emergence import stats as st
 from scalescope.emergence.curves import BIC_MARGIN, LABELS, Curve, label_rule
 from scalescope.emergence.twolines import SHAPES, Z_CRIT, _Smoother, shape_from_z, two_lines_batch
+from scalescope.fit.hinge import hinge_grid, hinge_sse, linear_sse
 from scalescope.observational._blas import single_thread_blas
 from scalescope.results import Result
 
@@ -358,10 +359,10 @@ def label_stats(design: Design, V: np.ndarray) -> dict:
     quad_p = _quad_p(x, Y)
     hinge_dbic = np.full(R, -np.inf)
     if n >= 5 and np.unique(x).size >= 5:
-        taus = st._hinge_grid(x, 2)
-        sse_h, coef = st._hinge_sse(x, Y, taus, False, residuals=False)
+        taus = hinge_grid(x, 2)
+        sse_h, coef = hinge_sse(x, Y, taus, False, residuals=False)
         g = np.argmin(sse_h, 1)
-        sse_l, _ = st._linear_sse(x, Y)
+        sse_l, _ = linear_sse(x, Y)
         bic = lambda s, k: n * np.log(np.maximum(s, 1e-300) / n) + k * math.log(n)  # noqa: E731
         d = bic(sse_l, 2) - bic(sse_h[np.arange(R), g], 4)
         hinge_dbic = np.where(coef[np.arange(R), g, 2] > 0, d, -np.inf)

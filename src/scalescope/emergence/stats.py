@@ -17,25 +17,23 @@ implements, with explicit degenerate-case handling:
 - :func:`floor_test` -- is the low end of a curve distinguishable from chance with ``n`` items (Test C3);
 - :func:`noise_scale` -- a per-point noise estimate used for parametric-bootstrap CIs when no stderr is known.
 
-The hinge fit is vectorised over the breakpoint grid *and* the bootstrap replicates (one batched 3x3 solve), so a
-curve with 30 points and 200 replicates costs a few milliseconds; the analyses run it on hundreds of curves.
+The hinge fit is :class:`scalescope.fit.HingeFit` (vectorised over the breakpoint grid *and* the bootstrap replicates).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
 from scalescope.errors import InputError
+from scalescope.fit.hinge import HingeFit
+from scalescope.fit.sigmoid import Sigmoid1D, _sig
 from scalescope.results import Result
 
 LN9 = math.log(9.0)
-MAX_GRID = 60  # breakpoint candidates at most
-MAX_CELLS = 4e6  # R * G * n elements per batched hinge solve
 
 
 def _as_curve(x, y, *, min_points: int = 3, name: str = "curve") -> tuple[np.ndarray, np.ndarray]:
@@ -208,78 +206,11 @@ class HingeResult(Result):
         return {"tau": self.tau_ci}
 
 
-def _hinge_grid(x: np.ndarray, min_side: int) -> np.ndarray:
-    xs = np.unique(x)
-    # midpoints between observed x (spec §3.4) plus the observed x themselves, so a break exactly at a sampled
-    # point is representable
-    mids = np.unique(np.concatenate([(xs[:-1] + xs[1:]) / 2.0, xs]))
-    # keep at least `min_side` points on each side so both slopes are identified
-    keep = [(np.sum(x <= m) >= min_side) and (np.sum(x > m) >= min_side) for m in mids]
-    mids = mids[np.asarray(keep, dtype=bool)] if len(mids) else mids
-    if mids.size > MAX_GRID:  # dense data (all checkpoints): quantile-spaced candidates keep memory bounded
-        mids = np.unique(np.quantile(mids, np.linspace(0, 1, MAX_GRID)))
-    return mids
-
-
-def _hinge_sse(x: np.ndarray, Y: np.ndarray, taus: np.ndarray, flat_start: bool, residuals: bool = True):
-    """SSE (R, G) and coefficients (R, G, p) of hinge fits of every row of ``Y`` (R, n) at every tau (G).
-
-    ``residuals=False``: the SSE from the normal equations (``|y - ybar|^2 - b'X'(y - ybar)``) without forming the
-    (R, G, n) fitted values -- n times less work, for noisy simulated curves (error_rates.py); an exact fit loses
-    its last digits there (the SSE is a difference of two sums), so real curves use the residuals.
-    """
-    if not residuals:
-        p = 2 if flat_start else 3
-        h = np.maximum(0.0, x[None, :] - taus[:, None])
-        X = np.stack([np.ones_like(h), h] if flat_start else [np.ones_like(h), np.broadcast_to(x, h.shape), h], -1)
-        inv = np.linalg.inv(np.swapaxes(X, 1, 2) @ X + 1e-12 * np.eye(p)[None])
-        ybar = Y.mean(1, keepdims=True)
-        Yc = Y - ybar
-        Xty = np.tensordot(Yc, X, axes=([1], [1]))  # (R, G, p)
-        coef = np.empty_like(Xty)
-        for i in range(p):  # coef = inv @ Xty per (row, tau), spelled out over the p <= 3 columns
-            coef[..., i] = sum(inv[None, :, i, j] * Xty[..., j] for j in range(p))
-        sse = np.maximum((Yc**2).sum(1)[:, None] - (coef * Xty).sum(-1), 0.0)
-        coef[..., 0] += ybar  # back from the centred rows (only the intercept moves)
-        return sse, coef
-    chunk = max(1, int(MAX_CELLS // max(1, taus.size * x.size)))
-    if Y.shape[0] > chunk:  # bound the (R, G, n) intermediate
-        parts = [_hinge_sse(x, Y[i:i + chunk], taus, flat_start) for i in range(0, Y.shape[0], chunk)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    h = np.maximum(0.0, x[None, :] - taus[:, None])  # (G, n)
-    ones = np.ones_like(h)
-    if flat_start:
-        X = np.stack([ones, h], axis=-1)  # (G, n, 2): flat then rise
-    else:
-        X = np.stack([ones, np.broadcast_to(x, h.shape), h], axis=-1)  # (G, n, 3)
-    # products and sums over the p <= 3 columns instead of einsum: einsum without `optimize` loops in C over every
-    # index and made this the hot spot of the error-rate simulations
-    p = X.shape[-1]
-    XtX = np.swapaxes(X, 1, 2) @ X + 1e-12 * np.eye(p)[None]
-    Xty = np.tensordot(Y, X, axes=([1], [1]))  # (R, G, p), one matrix product
-    inv = np.linalg.inv(XtX)  # (G, p, p): shared by every row
-    coef = (inv[None] * Xty[:, :, None, :]).sum(-1)  # (R, G, p)
-    fitted = coef[..., 0, None] * X[None, :, :, 0]
-    for i in range(1, p):
-        fitted = fitted + coef[..., i, None] * X[None, :, :, i]
-    sse = ((Y[:, None, :] - fitted) ** 2).sum(-1)
-    return sse, coef
-
-
-def _linear_sse(x: np.ndarray, Y: np.ndarray):
-    X = np.stack([np.ones_like(x), x], axis=1)
-    coef, *_ = np.linalg.lstsq(X, Y.T, rcond=None)
-    fitted = (X @ coef).T
-    return ((Y - fitted) ** 2).sum(-1), coef.T
-
-
-def _bic(sse: float, n: int, k: int) -> float:
-    return n * math.log(max(sse, 1e-300) / n) + k * math.log(n)
-
-
 def hinge_fit(x, y, *, flat_start: bool = False, n_boot: int = 200, min_side: int = 2,
               random_state: int = 0) -> HingeResult:
     """Fit ``y = a + b x + c max(0, x - tau)`` by a grid over midpoints of ``x`` and OLS at each tau (§3.4).
+
+    :class:`scalescope.fit.HingeFit` on the grid (``refine=False``), reported as a :class:`HingeResult`.
 
     Parameters
     ----------
@@ -300,55 +231,19 @@ def hinge_fit(x, y, *, flat_start: bool = False, n_boot: int = 200, min_side: in
     (2.0, True)
     """
     x, y = _as_curve(x, y, min_points=2 * min_side + 1, name="hinge_fit")
-    n = x.size
-    taus = _hinge_grid(x, min_side)
-    if taus.size == 0:
-        raise InputError(f"hinge_fit: needs at least {2 * min_side + 1} distinct x values, got {np.unique(x).size}")
-    sse_g, coef_g = _hinge_sse(x, y[None, :], taus, flat_start)
-    g = int(np.argmin(sse_g[0]))
-    tau = float(taus[g])
-    coef = coef_g[0, g]
-    if flat_start:
-        a, b, c = float(coef[0]), 0.0, float(coef[1])
-    else:
-        a, b, c = (float(v) for v in coef)
-    sse = float(sse_g[0, g])
-    sse_lin_arr, lin_coef = _linear_sse(x, y[None, :])
-    sse_lin = float(sse_lin_arr[0])
-    k_h = (3 if flat_start else 4)  # a, (b), c, tau
-    bic_h, bic_l = _bic(sse, n, k_h), _bic(sse_lin, n, 2)
-
-    rng = np.random.default_rng(random_state)
-    p_value, tau_ci = float("nan"), (float("nan"), float("nan"))
+    m = HingeFit(flat_first=flat_start, min_points_per_side=min_side, refine=False, n_boot=n_boot,
+                 random_state=random_state).fit(x, y)
+    e = m.result_.extra
+    tau_ci = (float("nan"), float("nan"))
     if n_boot > 0:
-        # parametric bootstrap under the linear null: line + resampled centred residuals
-        lin_fit = lin_coef[0, 0] + lin_coef[0, 1] * x
-        res0 = y - lin_fit
-        res0 = res0 - res0.mean()
-        Y0 = lin_fit[None, :] + rng.choice(res0, size=(n_boot, n), replace=True)
-        s_h, _ = _hinge_sse(x, Y0, taus, flat_start)
-        s_l, _ = _linear_sse(x, Y0)
-        stat0 = (s_l - s_h.min(1)) / np.maximum(s_h.min(1), 1e-300)
-        stat = (sse_lin - sse) / max(sse, 1e-300)
-        p_value = float((1 + np.sum(stat0 >= stat)) / (n_boot + 1))
-        # residual bootstrap of the hinge fit for tau
-        fit_h = np.einsum("ni,i->n", _design(x, tau, flat_start), coef)
-        res1 = y - fit_h
-        res1 = res1 - res1.mean()
-        Y1 = fit_h[None, :] + rng.choice(res1, size=(n_boot, n), replace=True)
-        s1, _ = _hinge_sse(x, Y1, taus, flat_start)
-        tb = taus[np.argmin(s1, axis=1)]
+        tb = m.result_.boot_params[:, -1]
         tau_ci = (float(np.quantile(tb, 0.025)), float(np.quantile(tb, 0.975)))
     return HingeResult(
-        tau=tau, a=a, b=b, c=c, slope_before=b, slope_after=b + c, sse=sse, sse_linear=sse_lin, bic=bic_h,
-        bic_linear=bic_l, delta_bic=bic_l - bic_h, p_value=p_value, tau_ci=tau_ci, n=n, n_boot=n_boot,
-        flat_start=flat_start,
+        tau=m.breakpoint_, a=m.intercept_, b=m.slope_before_, c=float(m.result_.params["c"]),
+        slope_before=m.slope_before_, slope_after=m.slope_after_, sse=m.sse_, sse_linear=m.sse_linear_,
+        bic=e["bic_hinge"], bic_linear=e["bic_linear"], delta_bic=e["delta_bic"], p_value=m.p_value_,
+        tau_ci=tau_ci, n=x.size, n_boot=n_boot, flat_start=flat_start,
     )
-
-
-def _design(x: np.ndarray, tau: float, flat_start: bool) -> np.ndarray:
-    h = np.maximum(0.0, x - tau)
-    return np.stack([np.ones_like(x), h], 1) if flat_start else np.stack([np.ones_like(x), x, h], 1)
 
 
 # --------------------------------------------------------------------------------------------------- sigmoid fit
@@ -382,15 +277,12 @@ class SigmoidResult(Result):
         return _sig(np.asarray(x, dtype=float), self.x0, self.k, self.ceiling, self.floor)
 
 
-def _sig(x, x0, k, d, c):
-    z = np.clip(-k * (x - x0), -60, 60)
-    return c + (d - c) / (1.0 + np.exp(z))
-
-
 def sigmoid_fit(x, y, *, floor: float = 0.0, ceiling: float | None = 1.0, k_sign: int = 1,
                 n_starts: int = 5) -> SigmoidResult:
     """Fit a sigmoid with a fixed floor (chance) and a fixed or free ceiling (free: bounded by ``[max y, 1]``).
 
+    :class:`scalescope.fit.Sigmoid1D`, reported as a :class:`SigmoidResult` with 95% Wald intervals; a fit whose
+    every start fails is a result of NaNs with ``success=False``.
     ``k_sign=-1`` fits a decreasing link (accuracy vs task loss, Bhagia step 2). Several starts over ``x0``.
 
     Examples
@@ -402,72 +294,20 @@ def sigmoid_fit(x, y, *, floor: float = 0.0, ceiling: float | None = 1.0, k_sign
     (22.0, 3.0)
     """
     x, y = _as_curve(x, y, min_points=3, name="sigmoid_fit")
-    free_ceiling = ceiling is None
-    span = float(np.ptp(x)) or 1.0
-    kmax = 50.0 / span * 10
-    lo_d = max(float(np.max(y)), floor + 1e-6)
-    hi_d = max(1.0, lo_d + 1e-6) if floor < 1.0 else lo_d + 1.0
-
-    def model(p):
-        x0, k = p[0], p[1]
-        d = p[2] if free_ceiling else ceiling
-        return _sig(x, x0, k, d, floor)
-
-    def resid(p):
-        return model(p) - y
-
-    def jac(p):  # analytic: the finite-difference Jacobian was most of `emergence analyze`'s run time
-        x0, k = p[0], p[1]
-        d = p[2] if free_ceiling else ceiling
-        sg = 1.0 / (1.0 + np.exp(np.clip(-k * (x - x0), -60, 60)))
-        g = (d - floor) * sg * (1.0 - sg)
-        cols = [-g * k, g * (x - x0)] + ([sg] if free_ceiling else [])
-        return np.stack(cols, axis=1)
-
-    if k_sign > 0:
-        klo, khi = 1e-6, kmax
-    else:
-        klo, khi = -kmax, -1e-6
-    lb = [x.min() - 2 * span, klo] + ([lo_d] if free_ceiling else [])
-    ub = [x.max() + 2 * span, khi] + ([hi_d] if free_ceiling else [])
-    best = None
-    for x0s in np.linspace(x.min(), x.max() + 0.5 * span, n_starts):
-        p0 = [x0s, k_sign * 2.0 / span * 4] + ([min(max(lo_d, min(hi_d, lo_d + 0.05)), hi_d)] if free_ceiling else [])
-        p0 = np.clip(p0, np.asarray(lb) + 1e-9, np.asarray(ub) - 1e-9)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                r = optimize.least_squares(resid, p0, jac=jac, bounds=(lb, ub), method="trf", max_nfev=400)
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        if best is None or r.cost < best.cost:
-            best = r
-    if best is None:
+    try:
+        m = Sigmoid1D(floor=floor, ceiling=ceiling, k_sign=k_sign, n_starts=n_starts).fit(x, y)
+    except InputError:
         nan = float("nan")
         return SigmoidResult(nan, nan, nan, floor, nan, nan, nan, False, {}, x.size)
-    p = best.x
-    res = best.fun
-    mse = float(np.mean(res**2))
-    sst = float(np.sum((y - y.mean()) ** 2))
-    r2 = float(1 - np.sum(res**2) / sst) if sst > 0 else float("nan")
-    names = ["x0", "k"] + (["ceiling"] if free_ceiling else [])
+    r = m.result_
     ci: dict[str, tuple[float, float]] = {}
-    dof = max(x.size - len(p), 1)
-    try:
-        J = best.jac
-        if np.linalg.matrix_rank(J) < len(p):  # a saturated (step-like) fit: the parameters are not identified
-            raise np.linalg.LinAlgError("rank-deficient Jacobian")
-        cov = np.linalg.pinv(J.T @ J) * (np.sum(res**2) / dof)
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
-        t = stats.t.ppf(0.975, dof)
-        ci = {nm: (float(p[i] - t * se[i]), float(p[i] + t * se[i])) for i, nm in enumerate(names)}
-    except np.linalg.LinAlgError:
-        pass
-    k = float(p[1])
-    d = float(p[2]) if free_ceiling else float(ceiling)
+    if r.extra["wald"]:
+        t = stats.t.ppf(0.975, r.df_resid)
+        ci = {nm: (float(r.params[nm] - t * r.bse[nm]), float(r.params[nm] + t * r.bse[nm]))
+              for nm in ("x0", "k", "ceiling") if nm in r.params.index}
     return SigmoidResult(
-        x0=float(p[0]), k=k, ceiling=d, floor=float(floor), width=float(2 * LN9 / abs(k)) if k else float("inf"),
-        mse=mse, r2=r2, success=bool(best.success), ci=ci, n=x.size,
+        x0=m.x0_, k=m.k_, ceiling=m.ceiling_, floor=float(floor), width=m.width_10_90_, mse=r.mse, r2=r.r2,
+        success=r.extra["success"], ci=ci, n=x.size,
     )
 
 

@@ -20,6 +20,8 @@ differences (same optimum, faster) and ``expit`` avoids the ``exp`` overflow ups
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -39,6 +41,7 @@ from scalescope.fit.results import FitResult, nls_cov, r2_score
 
 LINKS = ("sigmoid", "sigmoid-floor")
 LOSSES = ("linear", "huber", "soft_l1", "cauchy", "arctan")
+LN9 = math.log(9.0)
 UPSTREAM_INIT_WEIGHT = 0.03  # spec §1.6: w0 = 0, other weights 0.03, b = 0; it matters for reproducing numbers
 
 
@@ -456,18 +459,30 @@ class SigmoidRegression:
         return self.floor_ + (self.ceiling_ - self.floor_) * special.expit(z)
 
 
+def _sig(x, x0, k, d, c):
+    z = np.clip(-k * (x - x0), -60, 60)
+    return c + (d - c) / (1.0 + np.exp(z))
+
+
 class Sigmoid1D:
     """1-D logistic curve ``y = floor + (ceiling - floor) / (1 + exp(-k (x - x0)))`` (emergence.md §3.5).
 
-    A convenience over :class:`SigmoidRegression` for score-vs-log-compute curves. ``floor`` is fixed (chance level for
-    hard metrics); the ceiling is fixed or, with ``ceiling_bounds``, learned (e.g. ``(floor, 1)``).
+    For score-vs-log-compute curves. ``floor`` is fixed (chance level for hard metrics); the ceiling is fixed, or
+    learned with ``ceiling=None`` (bounded by ``[max(max y, floor), max(1, max y)]``: the curve must reach its best
+    measured point) or within ``ceiling_bounds``. Bounded trust-region least squares (``least_squares``, TRF) with the
+    analytic Jacobian from ``n_starts`` midpoints spread over ``[min x, max x + span / 2]``; ``k`` is bounded to
+    ``(0, 500 / span]`` (``k_sign=-1``: the mirror image, for decreasing curves such as accuracy vs loss). This is the
+    fit behind the emergence analyses (``emergence.stats.sigmoid_fit``, the compute-sigmoid backtest predictor).
 
     Parameters
     ----------
     floor : float, default 0.0
-    ceiling : float, default 1.0
+    ceiling : float or None, default 1.0
     ceiling_bounds : (float, float) or None
-    n_starts, random_state, loss, f_scale : as :class:`SigmoidRegression`
+        Learn the ceiling within these bounds (overrides ``ceiling``).
+    k_sign : {1, -1}, default 1
+    n_starts : int, default 5
+    loss, f_scale : ``least_squares`` loss (default ``"linear"``) and its scale.
 
     Attributes
     ----------
@@ -479,7 +494,9 @@ class Sigmoid1D:
     width_10_90_ : float
         ``2 ln 9 / |k|``, the x-distance between 10% and 90% of the rise.
     result_ : FitResult
-        Parameters ``k``, ``x0`` (and ``ceiling``), delta-method standard errors.
+        Parameters ``k``, ``x0`` (and ``ceiling``) with delta-method (Wald) standard errors from the Jacobian (NaN
+        when it is rank-deficient: a step-like fit whose parameters are not identified); ``extra["wald"]`` says
+        whether the SEs exist, ``extra["success"]`` whether the optimiser reported convergence.
 
     Examples
     --------
@@ -492,61 +509,101 @@ class Sigmoid1D:
     (3.0, 23.0)
     """
 
-    def __init__(self, *, floor: float = 0.0, ceiling: float = 1.0, ceiling_bounds=None, n_starts: int = 6,
-                 random_state: int | None = 0, loss: str = "linear", f_scale: float = 1.0):
+    def __init__(self, *, floor: float = 0.0, ceiling: float | None = 1.0, ceiling_bounds=None, k_sign: int = 1,
+                 n_starts: int = 5, loss: str = "linear", f_scale: float = 1.0):
         self.floor = floor
         self.ceiling = ceiling
         self.ceiling_bounds = ceiling_bounds
+        self.k_sign = k_sign
         self.n_starts = n_starts
-        self.random_state = random_state
         self.loss = loss
         self.f_scale = f_scale
 
     def fit(self, x, y) -> Sigmoid1D:
-        xv = as_1d(x, "x")
-        yv = as_1d(y, "y")
-        check_same_length(xv[:, None], yv, "x", "y")
+        x = as_1d(x, "x")
+        y = as_1d(y, "y")
+        check_same_length(x[:, None], y, "x", "y")
+        check_enough(x.size, 3, "Sigmoid1D")
+        order = np.argsort(x, kind="stable")
+        x, y = x[order], y[order]
         floor = float(self.floor)
-        # Fit with the floor subtracted so SigmoidRegression's fixed-zero floor applies.
-        inner = SigmoidRegression(
-            "sigmoid",
-            ceiling=float(self.ceiling) - floor,
-            ceiling_bounds=None if self.ceiling_bounds is None
-            else (self.ceiling_bounds[0] - floor, self.ceiling_bounds[1] - floor),
-            n_starts=self.n_starts, random_state=self.random_state, loss=self.loss, f_scale=self.f_scale,
-        ).fit(xv[:, None], yv - floor)
-        r = inner.result_
-        b, k = float(r.params.iloc[0]), float(r.params.iloc[1])
-        x0 = -b / k if k != 0 else np.nan
-        # Delta method for (k, x0 = -b/k, [ceiling]) from (b, k, [ceiling]).
-        m = r.params.size
-        G = np.eye(m)
-        G[0] = 0.0
-        G[1] = 0.0
-        G[0, 1] = 1.0  # d k / d k
-        if k != 0:
-            G[1, 0], G[1, 1] = -1.0 / k, b / k**2
-        cov = G @ r.cov @ G.T
-        names = ["k", "x0"] + (["ceiling"] if self.ceiling_bounds is not None else [])
-        vals = [k, x0] + ([float(r.params.iloc[2]) + floor] if self.ceiling_bounds is not None else [])
-        self.k_ = k
-        self.x0_ = x0
-        self.floor_ = floor
-        self.ceiling_ = inner.ceiling_ + floor
-        self.width_10_90_ = 2 * np.log(9) / abs(k) if k != 0 else np.inf
-        self._inner = inner
+        free_ceiling = self.ceiling is None or self.ceiling_bounds is not None
+        ceiling = None if free_ceiling else float(self.ceiling)
+        span = float(np.ptp(x)) or 1.0
+        kmax = 50.0 / span * 10
+        if self.ceiling_bounds is not None:
+            lo_d, hi_d = (float(v) for v in self.ceiling_bounds)
+        else:
+            lo_d = max(float(np.max(y)), floor + 1e-6)
+            hi_d = max(1.0, lo_d + 1e-6) if floor < 1.0 else lo_d + 1.0
+        k_sign = 1 if self.k_sign > 0 else -1
+
+        def resid(p):
+            return _sig(x, p[0], p[1], p[2] if free_ceiling else ceiling, floor) - y
+
+        def jac(p):  # analytic: the finite-difference Jacobian was most of `emergence analyze`'s run time
+            x0, k = p[0], p[1]
+            d = p[2] if free_ceiling else ceiling
+            sg = 1.0 / (1.0 + np.exp(np.clip(-k * (x - x0), -60, 60)))
+            g = (d - floor) * sg * (1.0 - sg)
+            cols = [-g * k, g * (x - x0)] + ([sg] if free_ceiling else [])
+            return np.stack(cols, axis=1)
+
+        klo, khi = (1e-6, kmax) if k_sign > 0 else (-kmax, -1e-6)
+        lb = [x.min() - 2 * span, klo] + ([lo_d] if free_ceiling else [])
+        ub = [x.max() + 2 * span, khi] + ([hi_d] if free_ceiling else [])
+        best = None
+        for x0s in np.linspace(x.min(), x.max() + 0.5 * span, int(self.n_starts)):
+            p0 = [x0s, k_sign * 2.0 / span * 4] + ([min(max(lo_d, min(hi_d, lo_d + 0.05)), hi_d)]
+                                                   if free_ceiling else [])
+            p0 = np.clip(p0, np.asarray(lb) + 1e-9, np.asarray(ub) - 1e-9)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    r = optimize.least_squares(resid, p0, jac=jac, bounds=(lb, ub), method="trf", max_nfev=400,
+                                               loss=self.loss, f_scale=self.f_scale)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            if best is None or r.cost < best.cost:
+                best = r
+        if best is None:
+            raise InputError("Sigmoid1D: every optimiser start failed")
+        p, res = best.x, best.fun
+        m = len(p)
+        dof = max(x.size - m, 1)
+        cov = np.full((m, m), np.nan)
+        wald = False
+        try:
+            J = best.jac
+            if np.linalg.matrix_rank(J) < m:  # a saturated (step-like) fit: the parameters are not identified
+                raise np.linalg.LinAlgError("rank-deficient Jacobian")
+            cov = np.linalg.pinv(J.T @ J) * (np.sum(res**2) / dof)
+            wald = True
+        except np.linalg.LinAlgError:
+            pass
+        sst = float(np.sum((y - y.mean()) ** 2))
+        k, x0 = float(p[1]), float(p[0])
+        self.k_, self.x0_, self.floor_ = k, x0, floor
+        self.ceiling_ = float(p[2]) if free_ceiling else float(ceiling)
+        self.width_10_90_ = float(2 * LN9 / abs(k)) if k else float("inf")
+        perm = [1, 0] + ([2] if free_ceiling else [])  # report k, x0 (, ceiling)
+        names = ["k", "x0"] + (["ceiling"] if free_ceiling else [])
+        cov_r = cov[np.ix_(perm, perm)]
+        status = "converged" if best.status > 0 else ("max-iter" if best.status == 0 else "failed")
         self.result_ = FitResult(
-            model="sigmoid-1d", params=pd.Series(vals, index=names, dtype=float),
-            bse=pd.Series(np.sqrt(np.clip(np.diag(cov), 0, None)), index=names, dtype=float), cov=cov,
-            n_obs=r.n_obs, df_resid=r.df_resid, mse=r.mse, r2=r.r2, status=r.status, n_starts=r.n_starts,
-            extra={"floor": floor, "ceiling": self.ceiling_, "width_10_90": self.width_10_90_},
+            model="sigmoid-1d", params=pd.Series(p[perm], index=names, dtype=float),
+            bse=pd.Series(np.sqrt(np.clip(np.diag(cov_r), 0, None)), index=names, dtype=float), cov=cov_r,
+            n_obs=x.size, df_resid=dof, mse=float(np.mean(res**2)),
+            r2=float(1 - np.sum(res**2) / sst) if sst > 0 else float("nan"), status=status,
+            n_starts=int(self.n_starts),
+            extra={"floor": floor, "ceiling": self.ceiling_, "width_10_90": self.width_10_90_, "wald": wald,
+                   "success": bool(best.success)},
         )
         return self
 
     def predict(self, x) -> np.ndarray:
         check_fitted(self, "k_")
-        xv = as_1d(x, "x")
-        return self.floor_ + (self.ceiling_ - self.floor_) * special.expit(self.k_ * (xv - self.x0_))
+        return _sig(as_1d(x, "x"), self.x0_, self.k_, self.ceiling_, self.floor_)
 
 
 class LossSigmoid:

@@ -6,8 +6,8 @@ on every task with enough models (research/emergence.md §2.G, §3.7):
 (a) ``compute-sigmoid`` / ``compute-linear`` -- the hard metric extrapolated directly in log10 training FLOPs
     (sigmoid with the floor at chance; a line, clipped to [0, 1]);
 (b) ``two-step`` -- compute -> task loss (bits per byte of the correct answer, or perplexity) by the model-ladder
-    paper's compute-only ablation ``L(C) = A / C^alpha + E`` (:class:`scalescope.fit.ChinchillaLaw` on training
-    FLOPs), then task loss -> accuracy by the paper's step-2 sigmoid (:class:`scalescope.fit.LossSigmoid`) fitted
+    paper's compute-only ablation ``L(C) = A / C^alpha + E`` (:class:`scalescope.fit.OffsetPowerLaw` on log10
+    training FLOPs), then task loss -> accuracy by the paper's step-2 sigmoid (:class:`scalescope.fit.LossSigmoid`) fitted
     on the training models' checkpoints; ``two-step-lm`` does the same through the model's held-out LM loss
     (Gadre et al., Du et al.). ``two-step-nd`` is Bhagia et al.'s method proper (:mod:`scalescope.emergence.ladder`,
     arXiv:2412.04403): step 1 ``L(N, D) = A / N^alpha + B / D^beta + E`` on the training models' final checkpoints
@@ -27,17 +27,16 @@ curves. :func:`olmo_mmlu_mc_case` is the named case of spec §0.3 (OLMo 2 7B MML
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize  # only the legacy compute-only step 1 below (pre-existing; see module notes)
 
 from scalescope.emergence import stats as st
 from scalescope.emergence.curves import CURVE_KEY, lm_loss_by_model
 from scalescope.emergence.ladder import LadderConfig, fit_two_step
 from scalescope.errors import InputError
+from scalescope.fit import PCA, LinearFit, OffsetPowerLaw, PCAImputer, bootstrap_mean_ci
 from scalescope.results import Result
 
 METHODS = ("compute-sigmoid", "compute-linear", "two-step", "two-step-nd", "two-step-lm", "two-step-nd-lm",
@@ -96,31 +95,9 @@ def default_holdout(table: pd.DataFrame) -> str:
 
 # ---------------------------------------------------------------------------------------------------- fitters
 def _power_law_offset(x_log10: np.ndarray, L: np.ndarray):
-    """L = E + A * 10^(-alpha (x - x_ref)); returns a predictor. Falls back to a line in x if it fails."""
-    xr = float(np.mean(x_log10))
-    Lmin = float(np.min(L))
-
-    def resid(p):
-        E, logA, alpha = p
-        return E + np.exp(logA) * 10 ** (-alpha * (x_log10 - xr)) - L
-
-    best = None
-    for E0 in (0.0, 0.5 * Lmin, 0.9 * Lmin):
-        p0 = [E0, math.log(max(float(np.mean(L)) - E0, 1e-6)), 0.2]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                r = optimize.least_squares(resid, p0, bounds=([0.0, -30, 0.0], [max(Lmin, 1e-9), 30, 5.0]),
-                                           max_nfev=400)
-        except ValueError:
-            continue
-        if best is None or r.cost < best.cost:
-            best = r
-    if best is None:
-        c = np.polyfit(x_log10, L, 1)
-        return lambda x: np.polyval(c, x)
-    E, logA, alpha = best.x
-    return lambda x: E + np.exp(logA) * 10 ** (-alpha * (np.asarray(x) - xr))
+    """Compute-only step 1, ``L = E + A * 10^(-alpha (x - x_ref))`` (:class:`scalescope.fit.OffsetPowerLaw`), as a
+    predictor; raises InputError when every optimiser start fails."""
+    return OffsetPowerLaw().fit(x_log10, L).predict
 
 
 def _nd_identified(N, D, L) -> bool:
@@ -173,8 +150,8 @@ def predict_compute_sigmoid(x_tr, y_tr, x_te, chance):
 
 
 def predict_compute_linear(x_tr, y_tr, x_te, chance):
-    c = np.polyfit(x_tr, y_tr, 1)
-    return np.clip(np.polyval(c, x_te), 0.0, 1.0)
+    m = LinearFit().fit(np.asarray(x_tr, float)[:, None], np.asarray(y_tr, float))
+    return np.clip(m.predict(np.asarray(x_te, float)[:, None]), 0.0, 1.0)
 
 
 def _step2(L_hat, L_link, y_link, chance):
@@ -233,17 +210,6 @@ def measurement_se(rows: pd.DataFrame) -> np.ndarray:
     return se
 
 
-def _mae_ci(err: np.ndarray, rng, n_boot: int = 500) -> tuple[float, float]:
-    err = err[np.isfinite(err)]
-    if err.size == 0:
-        return (float("nan"), float("nan"))
-    if err.size == 1:
-        return (float(err[0]), float(err[0]))
-    idx = rng.integers(0, err.size, size=(n_boot, err.size))
-    m = err[idx].mean(1)
-    return (float(np.quantile(m, 0.025)), float(np.quantile(m, 0.975)))
-
-
 def _obs_pcs(table: pd.DataFrame, exclude_task: str) -> pd.Series | None:
     """PC1 of the obsscaling base benchmarks per model (the target benchmark excluded), or None."""
     base = table[(table["source"] == "obsscaling") & (table["metric"] == "score") & (table["task"] != exclude_task)]
@@ -254,19 +220,8 @@ def _obs_pcs(table: pd.DataFrame, exclude_task: str) -> pd.Series | None:
     W = W[W.notna().sum(1) >= max(2, W.shape[1] // 2)]
     if W.shape[0] < 5 or W.shape[1] < 2:
         return None
-    try:
-        from scalescope.fit import PCA, PCAImputer
-
-        Xf = PCAImputer(n_components=1).fit_transform(W.to_numpy(float))
-        Xf = np.asarray(Xf, dtype=float)
-        pc = np.asarray(PCA(n_components=1, standardize=True).fit_transform(Xf), dtype=float)[:, 0]
-    except Exception:  # fit core API drift: a plain mean-filled, standardised SVD gives the same PC1 up to sign
-        X = W.to_numpy(float)
-        X = np.where(np.isnan(X), np.nanmean(X, 0), X)
-        Z = (X - X.mean(0)) / X.std(0)
-        _, _, vt = np.linalg.svd(Z, full_matrices=False)
-        v = vt[0] * np.sign(vt[0][np.argmax(np.abs(vt[0]))])
-        pc = Z @ v
+    Xf = np.asarray(PCAImputer(n_components=1).fit_transform(W.to_numpy(float)), dtype=float)
+    pc = np.asarray(PCA(n_components=1, standardize=True).fit_transform(Xf), dtype=float)[:, 0]
     # orient: higher PC1 = more capable (positive correlation with the mean score)
     if np.corrcoef(pc, np.nanmean(W.to_numpy(float), 1))[0, 1] < 0:
         pc = -pc
@@ -421,7 +376,7 @@ def backtest(table: pd.DataFrame, *, holdout: str | None = None, methods=METHODS
                                   abs_error=e, measurement_se=se_, within_2se=bool(w_) if ok_ else None,
                                   predicted_loss=lp_, actual_loss=la_, pi_low=pl_, pi_high=ph_))
             share2 = float(within[scored].mean()) if scored.any() else float("nan")
-            lo, hi = _mae_ci(err, rng)
+            lo, hi = bootstrap_mean_ci(err, n_boot=500, random_state=rng)
             errs.append(dict(curve=name, **{kk: kd[kk] for kk in key}, method=m, n_train=len(tr), n_test=len(te),
                              mae=float(np.nanmean(err)) if np.isfinite(err).any() else float("nan"),
                              mae_ci_low=lo, mae_ci_high=hi,
@@ -453,11 +408,10 @@ def leaderboard(result: BacktestResult, *, n_boot: int = 1000, random_state: int
     rows = []
     for m, g in e.groupby("method"):
         v = g["mae"].to_numpy(float)
-        idx = rng.integers(0, v.size, size=(n_boot, v.size))
-        bm = v[idx].mean(1)
+        lo, hi = bootstrap_mean_ci(v, n_boot=n_boot, random_state=rng)
         pr = result.predictions[result.predictions["method"] == m]["within_2se"].dropna()
         rows.append(dict(method=m, n_curves=int(v.size), mean_mae=float(v.mean()),
-                         ci_low=float(np.quantile(bm, 0.025)), ci_high=float(np.quantile(bm, 0.975)),
+                         ci_low=lo, ci_high=hi,
                          median_mae=float(np.median(v)), wins=float(wins.get(m, 0.0)),
                          n_common=int(len(common)),
                          share_within_2se=float(pr.astype(bool).mean()) if len(pr) else float("nan")))

@@ -10,6 +10,7 @@ bootstrap CIs (emergence.md §3; obsscaling issue 3).
 from scalescope.fit.bootstrap import (
     BootstrapResult,
     bootstrap,
+    bootstrap_mean_ci,
     bootstrap_weights,
     cluster_bootstrap,
     cluster_bootstrap_weights,
@@ -22,7 +23,7 @@ from scalescope.fit.hinge import HingeFit
 from scalescope.fit.impute import PCAImputer
 from scalescope.fit.linear import LinearFit
 from scalescope.fit.pca import PCA, orient_components
-from scalescope.fit.powerlaw import PowerLaw
+from scalescope.fit.powerlaw import OffsetPowerLaw, PowerLaw
 from scalescope.fit.results import FitResult
 from scalescope.fit.sigmoid import LinkFit, LossSigmoid, Sigmoid1D, SigmoidRegression
 
@@ -36,11 +37,13 @@ __all__ = [
     "LinearFit",
     "LinkFit",
     "LossSigmoid",
+    "OffsetPowerLaw",
     "PCAImputer",
     "PowerLaw",
     "Sigmoid1D",
     "SigmoidRegression",
     "bootstrap",
+    "bootstrap_mean_ci",
     "bootstrap_weights",
     "cluster_bootstrap",
     "cluster_bootstrap_weights",

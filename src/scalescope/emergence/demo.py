@@ -18,10 +18,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True) -> None:
     from scalescope.emergence.runner import run_analyze, run_backtest
     from scalescope.emergence.table import from_olmo_ladder
 
-    try:
-        frame = data.load("olmo-ladder", download=False)
-    except TypeError:  # loader without the download flag
-        frame = data.load("olmo-ladder")
+    frame = data.load("olmo-ladder", download=False)
     table = from_olmo_ladder(frame)
     # keep the demo inside its budget: the accuracy family + task loss + one LM loss, MMLU/ARC/HellaSwag only
     keep = table["task"].str.match(r"^(mmlu_.*_val|arc_.*_val|hellaswag_val|lm)$")

@@ -349,7 +349,7 @@ _ALIASES = {"params": "params_total", "flops": "train_flops", "chance": "chance_
 def from_long_csv(path: str | Path) -> pd.DataFrame:
     """Read a user's long CSV (at least ``model, task, metric, value``) into the canonical table.
 
-    Uses :func:`scalescope.data.read_long_csv` for parsing and validation when the data layer provides it, then
+    Uses :func:`scalescope.data.read_long_csv` for parsing and validation, then
     maps aliases (``params``, ``flops``, ``chance``, ``shots``, ``format``, ``kind``) to canonical names.
 
     Examples
@@ -360,17 +360,10 @@ def from_long_csv(path: str | Path) -> pd.DataFrame:
     >>> from_long_csv(p)[["model", "params_total", "value"]].values.tolist()
     [['a', 100000000.0, 0.3]]
     """
+    from scalescope.data import read_long_csv
+
     path = Path(path)
-    try:
-        from scalescope.data import read_long_csv
-    except ImportError:  # data layer not installed yet: plain pandas
-        read_long_csv = None
-    if read_long_csv is not None:
-        df = read_long_csv(path)
-    else:
-        if not path.exists():
-            raise InputError(f"{path}: no such file")
-        df = pd.read_csv(path)
+    df = read_long_csv(path)
     df = df.rename(columns=lambda c: str(c).strip())
     df = df.rename(columns={k: v for k, v in _ALIASES.items() if k in df.columns and v not in df.columns})
     missing = [c for c in ("model", "task", "metric", "value") if c not in df.columns]

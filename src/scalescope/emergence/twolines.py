@@ -40,7 +40,7 @@ from scipy import special
 from scipy import stats as sps
 
 from scalescope.errors import InputError
-from scalescope.fit.linear import ols_batch
+from scalescope.fit.linear import ols, ols_batch
 from scalescope.results import Result
 
 Z_CRIT = float(sps.norm.ppf(0.975))  # the paper's two-sided 5 % test of each slope
@@ -436,7 +436,8 @@ def _results(xv: np.ndarray, Y: np.ndarray, g, crit) -> list[TwoLinesResult]:
     crits = np.broadcast_to(np.asarray(crit, dtype=float), (Y.shape[0],))
     b = two_lines_batch(xv, Y, groups=g)
     shape, direction = shape_from_z(b["z1"], b["z2"], b["zl"], b["zd"], crits)
-    vcoef = np.polyfit(xv, Y.T, 2).reshape(3, -1)  # the quadratic's vertex, described only
+    V = np.column_stack([xv**2, xv, np.ones_like(xv)])  # the quadratic's vertex, described only
+    lin = [float(ols(V, y)[0][1]) for y in Y]
     zc = Z_CRIT
 
     def ci(b_, s):
@@ -451,7 +452,7 @@ def _results(xv: np.ndarray, Y: np.ndarray, g, crit) -> list[TwoLinesResult]:
         notes = []
         if not math.isfinite(r["z1"]) or not math.isfinite(r["z2"]):
             notes.append(f"a slope rests on fewer than {MIN_SIDE} distinct x values: not testable, no U possible")
-        vx = -float(vcoef[1, i]) / (2 * float(r["quad"])) if r["quad"] else float("nan")
+        vx = -lin[i] / (2 * float(r["quad"])) if r["quad"] else float("nan")
         out.append(TwoLinesResult(
             shape=SHAPES[int(shape[i])], direction=int(direction[i]), b1=float(r["b1"]), b1_ci=ci(r["b1"], r["se1"]),
             z1=float(r["z1"]), p1=p(r["z1"]), b2=float(r["b2"]), b2_ci=ci(r["b2"], r["se2"]), z2=float(r["z2"]),

@@ -68,11 +68,14 @@ def test_long_csv_aliases_and_types(tmp_path):
         "b,f,arith,log_p,soft,-2.5,1e10,6e19,,False,\n"
     )
     df = read_long_csv(p)
-    assert {"params", "flops", "chance"} <= set(df.columns)
-    assert "params_total" not in df.columns
+    assert {"params_total", "train_flops", "chance_level"} <= set(df.columns)  # the canonical (§1.4) spellings
     assert df["metric_kind"].tolist() == ["hard", "hard", "soft"]
     assert df["higher_is_better"].tolist() == [True, True, False]
-    assert df["params"].dtype == float and df["step"].isna().all()
+    assert df["params_total"].dtype == float and df["step"].isna().all()
+    # the short spellings are aliases, renamed to the canonical names
+    p.write_text(p.read_text().replace("params_total,train_flops,chance_level", "params,flops,chance"))
+    short = read_long_csv(p)
+    assert "params" not in short.columns and short["params_total"].tolist() == df["params_total"].tolist()
 
 
 def test_to_wide_and_duplicates():

@@ -24,68 +24,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scalescope.data.long import (  # the schema, re-exported under the emergence API names
+    COLUMNS,  # noqa: F401
+    METRIC_KINDS,  # noqa: F401
+    NUMERIC,  # noqa: F401
+    PROMPT_FORMATS,  # noqa: F401
+    STRING,  # noqa: F401
+    canonical_table,
+)
 from scalescope.errors import InputError
 
-COLUMNS = [
-    "source", "family", "model", "params_total", "params_nonembed", "tokens", "train_flops", "step", "task",
-    "subtask", "n_shots", "prompt_format", "metric", "metric_kind", "value", "stderr", "n_items", "chance_level",
-    "higher_is_better",
-]
-NUMERIC = ["params_total", "params_nonembed", "tokens", "train_flops", "step", "n_shots", "value", "stderr",
-           "n_items", "chance_level"]
-STRING = ["source", "family", "model", "task", "subtask", "prompt_format", "metric", "metric_kind"]
-METRIC_KINDS = ("hard", "soft", "loss", "lm_loss")
-PROMPT_FORMATS = ("cloze", "mc", "generate", "cot", "")
 SOURCES = ("olmo-ladder", "gadre-scaling", "pythia-evals", "obsscaling")
-
-
-def finalize(df: pd.DataFrame, *, name: str = "table") -> pd.DataFrame:
-    """Give ``df`` exactly the canonical columns and dtypes, validating what a user could get wrong.
-
-    Missing optional columns are added (NaN / ""), ``higher_is_better`` defaults to ``metric_kind`` not in
-    (loss, lm_loss). Raises :class:`InputError` with one line for an unknown metric kind or prompt format,
-    non-numeric values, or a table without finite values.
-    """
-    df = df.copy()
-    for c in COLUMNS:
-        if c not in df.columns:
-            df[c] = np.nan if c in NUMERIC or c == "higher_is_better" else ""
-    for c in NUMERIC:
-        if not pd.api.types.is_numeric_dtype(df[c]):
-            conv = pd.to_numeric(df[c], errors="coerce")
-            bad = df[c].notna() & (df[c].astype(str).str.strip() != "") & conv.isna()
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise InputError(f"{name}: column '{c}' is not numeric (row {i + 1}: {df[c].iloc[i]!r})")
-            df[c] = conv
-        df[c] = df[c].astype(float)
-    for c in STRING:
-        df[c] = df[c].fillna("").astype(str).str.strip()
-    df["metric_kind"] = df["metric_kind"].str.lower()
-    df.loc[df["metric_kind"] == "", "metric_kind"] = "hard"
-    bad = sorted(set(df["metric_kind"]) - set(METRIC_KINDS))
-    if bad:
-        raise InputError(f"{name}: unknown metric_kind {bad[0]!r} (expected one of: {', '.join(METRIC_KINDS)})")
-    df["prompt_format"] = df["prompt_format"].str.lower()
-    bad = sorted(set(df["prompt_format"]) - set(PROMPT_FORMATS))
-    if bad:
-        raise InputError(f"{name}: unknown prompt_format {bad[0]!r} (expected one of: cloze, mc, generate, cot)")
-    hib = df["higher_is_better"]
-    default = ~df["metric_kind"].isin(["loss", "lm_loss"])
-    if hib.dtype == bool:
-        df["higher_is_better"] = hib
-    else:
-        s = hib.astype(str).str.strip().str.lower()
-        df["higher_is_better"] = np.where(
-            s.isin(["true", "1", "1.0", "yes"]), True, np.where(s.isin(["false", "0", "0.0", "no"]), False, default)
-        ).astype(bool)
-    if not np.isfinite(df["value"]).any():
-        raise InputError(f"{name}: column 'value' has no finite numbers (all NaN)")
-    for c in ("params_total", "tokens", "train_flops"):
-        v = df[c].to_numpy()
-        if np.any(v[np.isfinite(v)] <= 0):
-            raise InputError(f"{name}: column '{c}' has zero or negative values")
-    return df[COLUMNS].reset_index(drop=True)
+#: The canonical table's columns, dtypes and validation live once, in :mod:`scalescope.data.long`; ``finalize`` is
+#: :func:`scalescope.data.long.canonical_table` under the name the emergence API has always had.
+finalize = canonical_table
 
 
 # ------------------------------------------------------------------------------------------------- olmo-ladder
@@ -342,15 +294,11 @@ def from_obsscaling(base: pd.DataFrame, emergent: pd.DataFrame | None = None,
 
 
 # -------------------------------------------------------------------------------------------------- user CSV
-_ALIASES = {"params": "params_total", "flops": "train_flops", "chance": "chance_level", "shots": "n_shots",
-            "format": "prompt_format", "kind": "metric_kind"}
-
-
 def from_long_csv(path: str | Path) -> pd.DataFrame:
     """Read a user's long CSV (at least ``model, task, metric, value``) into the canonical table.
 
-    Uses :func:`scalescope.data.read_long_csv` for parsing and validation, then
-    maps aliases (``params``, ``flops``, ``chance``, ``shots``, ``format``, ``kind``) to canonical names.
+    :func:`scalescope.data.read_long_csv` parses, validates and maps the aliases (``params``, ``flops``, ``chance``,
+    ``shots``, ``format``, ``kind``) to the canonical names; :func:`finalize` gives the canonical columns.
 
     Examples
     --------
@@ -364,11 +312,6 @@ def from_long_csv(path: str | Path) -> pd.DataFrame:
 
     path = Path(path)
     df = read_long_csv(path)
-    df = df.rename(columns=lambda c: str(c).strip())
-    df = df.rename(columns={k: v for k, v in _ALIASES.items() if k in df.columns and v not in df.columns})
-    missing = [c for c in ("model", "task", "metric", "value") if c not in df.columns]
-    if missing:
-        raise InputError(f"{path.name}: column {missing[0]!r} is missing (found: {', '.join(map(str, df.columns))})")
     if "source" not in df or (df["source"].astype(str).str.strip() == "").all():
         df["source"] = path.stem
     if "family" not in df:

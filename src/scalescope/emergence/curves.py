@@ -24,6 +24,7 @@ from scipy import stats as sps
 
 from scalescope.emergence import stats as st
 from scalescope.errors import InputError
+from scalescope.fit.bootstrap import normal_replicates, order_interval
 from scalescope.fit.hinge import bic, linear_sse
 from scalescope.results import Result
 
@@ -231,16 +232,14 @@ def _b_bootstrap(y: np.ndarray, se: np.ndarray, n_boot: int, rng) -> tuple[float
     s = np.where(np.isfinite(se), se, st.noise_scale(y))
     if not np.all(np.isfinite(s)) or np.all(s == 0):
         return (float("nan"), float("nan"))
-    Y = y[None, :] + rng.normal(size=(n_boot, y.size)) * s[None, :]
+    Y = normal_replicates(y, s, n_boot, rng)
     rngs = Y.max(1) - Y.min(1)
     sign = np.sign(Y.argmax(1) - Y.argmin(1))
     den = np.sqrt(np.median(np.diff(Y, axis=1) ** 2, axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
         B = np.where(den > 0, sign * rngs / den, np.sign(sign * rngs) * np.inf)
-    # B may be +-inf in some replicates (flat steps); quantiles of a sorted array handle that without arithmetic
-    Bs = np.sort(B)
-    lo, hi = Bs[int(np.floor(0.025 * (n_boot - 1)))], Bs[int(np.ceil(0.975 * (n_boot - 1)))]
-    return (float(lo), float(hi))
+    # B may be +-inf in some replicates (flat steps): order statistics handle that without arithmetic
+    return order_interval(B, (0.025, 0.975))
 
 
 def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: bool = True,

@@ -15,6 +15,8 @@ from scalescope.fit.bootstrap import (
     cluster_bootstrap,
     cluster_bootstrap_weights,
     multinomial_replicates,
+    normal_replicates,
+    order_interval,
     percentile_interval,
     replicate_weights,
 )
@@ -48,6 +50,8 @@ __all__ = [
     "cluster_bootstrap",
     "cluster_bootstrap_weights",
     "multinomial_replicates",
+    "normal_replicates",
+    "order_interval",
     "percentile_interval",
     "replicate_weights",
     "orient_components",

@@ -135,6 +135,37 @@ def bootstrap_mean_ci(values, *, n_boot: int = 1000, ci: float = 0.95, random_st
     return percentile_interval(v[idx].mean(1), ci)
 
 
+def normal_replicates(y, se, n_boot: int, random_state=None) -> np.ndarray:
+    """Parametric-bootstrap replicates [n_boot, n] of a measured curve: ``y + se * N(0, 1)`` per point.
+
+    ``random_state`` is an int or a numpy ``Generator`` (one draw of ``normal(size=(n_boot, n))``).
+
+    Examples
+    --------
+    >>> Y = normal_replicates([0.1, 0.5], [0.0, 0.01], 1000, random_state=0)
+    >>> Y.shape, bool((Y[:, 0] == 0.1).all()), round(float(Y[:, 1].std()), 2)
+    ((1000, 2), True, 0.01)
+    """
+    y = np.asarray(y, dtype=float).ravel()
+    rng = np.random.default_rng(random_state)
+    return y[None, :] + rng.normal(size=(n_boot, y.size)) * np.asarray(se, dtype=float)[None, :]
+
+
+def order_interval(replicates, q=(0.025, 0.975)) -> tuple[float, float]:
+    """Percentile interval from order statistics: the ``floor(q0 (B-1))``-th and ``ceil(q1 (B-1))``-th smallest of
+    the ``B`` replicates. Unlike :func:`percentile_interval` nothing is interpolated or dropped, so replicates of
+    ``+-inf`` (a statistic that diverges on some replicates, e.g. breakthroughness of flat steps) are fine.
+
+    Examples
+    --------
+    >>> order_interval([np.inf, 1.0, 2.0, 3.0, -np.inf], q=(0.25, 0.75))
+    (1.0, 3.0)
+    """
+    s = np.sort(np.asarray(replicates, dtype=float).ravel())
+    n = s.size
+    return (float(s[int(np.floor(q[0] * (n - 1)))]), float(s[int(np.ceil(q[1] * (n - 1)))]))
+
+
 def bootstrap_weights(n: int, n_boot: int, seed: int | None) -> np.ndarray:
     """Multinomial resampling counts [n_boot, n]: row b says how often each unit appears in replicate b.
 

@@ -5,8 +5,9 @@ Shared by ``tests/test_readme.py`` and ``tests/test_browser.py``. Every ``scales
 ``VAR=value`` prefixes dropped; the environment the tests run in already sets ``SCALESCOPE_DATA_DIR``).
 
 Sizes. By default a few size flags of the slow measurement commands are capped (``--steps`` 16, ``--samples`` 8,
-``--prompt-tokens`` 16, ``--bootstrap`` 50) so the suite stays within its time budget; everything else -- command,
-flags, relative paths -- is the README's text. Set ``SCALESCOPE_README_FULL=1`` to run every command exactly as
+``--prompt-tokens`` 16, ``--bootstrap`` 50) and the demo runs with ``SCALESCOPE_DEMO_SIZE=small`` (its documented
+reduced sizes: every figure and table, noisier numbers) so the suite stays within its time budget; everything else
+-- command, flags, relative paths -- is the README's text. Set ``SCALESCOPE_README_FULL=1`` to run every command exactly as
 written (minutes more on 2 cores).
 
 Inputs a user brings (``my_evals.csv``, ``my_task.csv``, an lm-eval ``results/`` folder) are made first by
@@ -112,6 +113,8 @@ def make_user_inputs(workdir: Path, data_dir: Path) -> None:
 def run(argv: list[str], cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.setdefault("TQDM_DISABLE", "1")
+    if not os.environ.get("SCALESCOPE_README_FULL"):
+        env.setdefault("SCALESCOPE_DEMO_SIZE", "small")  # the demo's documented reduced sizes
     return subprocess.run([scalescope_exe(), *argv[1:]], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
 

@@ -10,6 +10,7 @@ SmolLM2-135M model shipped on PyPI). The whole folder is written under the outpu
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -40,6 +41,33 @@ def run_demo(out: str | Path, *, only: tuple[str, ...] = (), skip: tuple[str, ..
         return _run_demo(d, only=only, skip=skip, quiet=quiet)
 
 
+#: ``SCALESCOPE_DEMO_SIZE=small`` runs the measurement-heavy parts at reduced sizes (every figure and table is still
+#: made; the numbers are noisier). Used by the README test to keep the suite within its time budget.
+DEMO_SIZE_ENV = "SCALESCOPE_DEMO_SIZE"
+
+
+def _small_config(name: str) -> dict:
+    size = os.environ.get(DEMO_SIZE_ENV, "full").strip().lower()
+    if size in ("", "full"):
+        return {}
+    if size != "small":
+        raise InputError(f"${DEMO_SIZE_ENV}={size!r}: expected 'full' or 'small'")
+    if name == "calibration":
+        from scalescope.calibration.demo import DemoConfig
+
+        return {"config": DemoConfig(train_tokens=(3_000, 30_000, 300_000), temperatures=(0.8, 1.25), steps=32,
+                                     samples=16, n_boot=100)}
+    if name == "real-model":
+        from scalescope.calibration.demo_real import RealDemoConfig
+
+        return {"config": RealDemoConfig(samples=8, sampler_samples=4, steps=32, n_boot=200)}
+    if name == "methods":
+        from scalescope.calibration.methods.demo import MethodsDemoConfig
+
+        return {"config": MethodsDemoConfig(samples=200, steps=32)}
+    return {}
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -63,7 +91,7 @@ def _run_demo(out: Path, *, only: tuple[str, ...], skip: tuple[str, ...], quiet:
         if not quiet:
             _log(f"[demo] {title} ...")
         try:
-            mod.run_demo(out / name, quiet=quiet)
+            mod.run_demo(out / name, quiet=quiet, **_small_config(name))
             st = "ok"
         except DataNotFoundError as e:
             st = f"skipped: {e}"

@@ -31,7 +31,8 @@ def demo(out_dir: Path, only: tuple[str, ...], skip: tuple[str, ...], download: 
     """Run the offline demo study and write OUT/index.html.
 
     Works without network: parts whose datasets are not available locally ($SCALESCOPE_DATA_DIR or the cache) are
-    skipped and listed in the report; --download fetches them first.
+    skipped and listed in the report; --download fetches them first. SCALESCOPE_DEMO_SIZE=small runs the
+    measurement-heavy parts at reduced sizes (about 2 minutes instead of 4.5; same figures, noisier numbers).
 
     \b
     Example:

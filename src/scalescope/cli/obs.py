@@ -122,16 +122,6 @@ def reproduce_cmd(out, as_json, overwrite, quiet):
         sys.exit(1)
 
 
-def _parse_budgets(text: str) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(v) for v in str(text).split(",") if v.strip())
-    except ValueError:
-        raise InputError(f"--budget: expected an integer or a comma-separated list, got {text!r}") from None
-    if not vals or min(vals) < 1:
-        raise InputError(f"--budget: budgets must be positive integers, got {text!r}")
-    return vals
-
-
 @obs.command("select")
 @click.option("--budget", "budget", required=True, help="Model budget N, or a comma list (4,8,12).")
 @click.option("--benchmarks", default="base", show_default=True, help="base | base-sub10b | CSV with Model Family.")

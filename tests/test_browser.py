@@ -63,7 +63,7 @@ def _hostile_sections(root: Path) -> Path:
     secret.write_bytes((good / "line.png").read_bytes())
     (good / "leak.png").symlink_to(secret)
     (good / "section.json").write_text(json.dumps({
-        "title": f"Title {INJECT}", "kind": f"<script>window.__pwned=2</script>", "summary": f"Summary {INJECT}",
+        "title": f"Title {INJECT}", "kind": "<script>window.__pwned=2</script>", "summary": f"Summary {INJECT}",
         "figures": [{"path": "line.png", "caption": f"caption {INJECT}"},
                     {"path": str(secret), "caption": "absolute path"},
                     {"path": "../secret.png", "caption": "parent path"},

@@ -67,7 +67,7 @@ def test_sigmoid_fit_recovers_and_width():
     r = st.sigmoid_fit(x, y, floor=0.25, ceiling=None)
     assert r.x0 == pytest.approx(22.3, abs=0.05) and r.k == pytest.approx(2.5, rel=0.1)
     assert r.width == pytest.approx(2 * math.log(9) / r.k)
-    lo, hi = r.conf_int()["x0"]
+    lo, hi = r.conf_int().loc["x0", ["lower", "upper"]]
     assert lo <= 22.3 <= hi
 
 

@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from scalescope.errors import InputError
@@ -173,6 +174,12 @@ def binomial_se(p, n_items) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------------- hinge fit
+
+def _ci_frame(ci: dict) -> pd.DataFrame:
+    """``{name: (lower, upper)}`` as the results API's interval frame (index: parameter; ``lower``, ``upper``)."""
+    return pd.DataFrame([(float(v[0]), float(v[1])) if v is not None else (np.nan, np.nan) for v in ci.values()],
+                        index=list(ci), columns=["lower", "upper"])
+
 @dataclass(frozen=True)
 class HingeResult(Result):
     """One-breakpoint hinge fit ``y = a + b x + c max(0, x - tau)`` compared with the line ``y = a + b x``.
@@ -199,11 +206,12 @@ class HingeResult(Result):
     flat_start: bool = False
 
     @property
-    def params(self) -> dict[str, float]:
-        return {"tau": self.tau, "a": self.a, "b": self.b, "c": self.c}
+    def params(self) -> pd.Series:
+        return pd.Series({"tau": self.tau, "a": self.a, "b": self.b, "c": self.c}, name="params")
 
-    def conf_int(self) -> dict[str, tuple[float, float]]:
-        return {"tau": self.tau_ci}
+    def conf_int(self) -> pd.DataFrame:
+        """Bootstrap interval of the breakpoint (rows: parameters; columns ``lower``, ``upper``)."""
+        return _ci_frame({"tau": self.tau_ci})
 
 
 def hinge_fit(x, y, *, flat_start: bool = False, n_boot: int = 200, min_side: int = 2,
@@ -267,11 +275,12 @@ class SigmoidResult(Result):
     n: int = 0
 
     @property
-    def params(self) -> dict[str, float]:
-        return {"x0": self.x0, "k": self.k, "ceiling": self.ceiling, "floor": self.floor}
+    def params(self) -> pd.Series:
+        return pd.Series({"x0": self.x0, "k": self.k, "ceiling": self.ceiling, "floor": self.floor}, name="params")
 
-    def conf_int(self) -> dict[str, tuple[float, float]]:
-        return dict(self.ci)
+    def conf_int(self) -> pd.DataFrame:
+        """Wald intervals (rows: parameters; columns ``lower``, ``upper``)."""
+        return _ci_frame(dict(self.ci))
 
     def predict(self, x) -> np.ndarray:
         return _sig(np.asarray(x, dtype=float), self.x0, self.k, self.ceiling, self.floor)

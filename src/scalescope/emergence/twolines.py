@@ -36,6 +36,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import special
 from scipy import stats as sps
 
@@ -368,8 +369,11 @@ class TwoLinesResult(Result):
     def is_u(self) -> bool:
         return self.shape in ("U", "inverted-U")
 
-    def conf_int(self) -> dict[str, tuple]:
-        return {"b1": self.b1_ci, "b2": self.b2_ci, "slope": self.slope_ci, "dslope": self.dslope_ci}
+    def conf_int(self) -> pd.DataFrame:
+        """Intervals of both slopes, the single slope and the change of slope (rows; ``lower``, ``upper``)."""
+        from scalescope.emergence.stats import _ci_frame
+
+        return _ci_frame({"b1": self.b1_ci, "b2": self.b2_ci, "slope": self.slope_ci, "dslope": self.dslope_ci})
 
 
 def two_lines(x, y, *, groups=None, crit: float = Z_CRIT) -> TwoLinesResult:

@@ -331,7 +331,7 @@ _ALIASES = {
 }
 _PURE = {"", "pure", "none", "ancestral", "identity"}
 # Kinds registered by modules that are heavy to import: imported on first use, so `calibrate run --sampler` knows them.
-_LAZY = {"future_entropy_head": "scalescope.calibration.methods.value_head"}
+_LAZY = {"future_entropy_head": "scalescope.calibration.methods.learned_calibrator"}
 
 
 def register(kind: str, factory: Factory, *, aliases: tuple[str, ...] = ()) -> None:

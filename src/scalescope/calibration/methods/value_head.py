@@ -20,71 +20,23 @@ rollouts keep the shared part only, so they get no adjustment relative to the ot
 
 The fitted head can be saved and run by the engine as the sampler ``future_entropy_head=PATH`` (registered on import
 of this module).
+
+The forward passes (rollouts, teacher forcing, evaluation) are in
+:mod:`~scalescope.calibration.methods.transformer_passes`; the calibrator and its engine sampler in
+:mod:`~scalescope.calibration.methods.learned_calibrator`; their names are re-exported here.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 
 from scalescope.calibration.methods.solve1d import exp_family_loss, minimize_convex_1d
-from scalescope.errors import InputError, check_fitted
+from scalescope.errors import InputError
 from scalescope.results import Result
-
-try:  # the engine's sampler base class, so the adjusted model runs in `calibrate run` like any sampler
-    from scalescope.calibration.samplers import StepContext, Transform
-except ImportError:  # pragma: no cover
-    Transform, StepContext = object, None
-
-
-def hf_forward(model) -> Any:
-    """``forward(ids [B, L]) -> (log-probs [B, V], last hidden [B, d])`` at the last position of a HF causal LM."""
-
-    @torch.no_grad()
-    def fwd(ids: torch.Tensor):
-        out = model(input_ids=ids, output_hidden_states=True)
-        return torch.log_softmax(out.logits[:, -1].float(), -1), out.hidden_states[-1][:, -1].float()
-
-    return fwd
-
-
-@torch.no_grad()
-def rollouts(forward, prompts: torch.Tensor, steps: int, generator: torch.Generator, adjust=None) -> dict[str, torch.Tensor]:
-    """Sample ``steps`` tokens per prompt (full recompute each step: fine for tiny models).
-
-    ``adjust(logp, hidden, t) -> logq`` optionally transforms the distribution. Returns hidden [N, T, d], tokens,
-    neglogq [N, T] (of the sampled token under q) and entropy [N, T] of q.
-    """
-    ids = prompts.clone()
-    H, toks, nlq, ent = [], [], [], []
-    for t in range(steps):
-        logp, h = forward(ids)
-        logq = adjust(logp, h, t) if adjust is not None else logp
-        v = torch.multinomial(logq.exp(), 1, generator=generator)[:, 0]
-        H.append(h)
-        toks.append(v)
-        nlq.append(-logq.gather(1, v[:, None])[:, 0])
-        ent.append(-(logq.exp() * logq.clamp_min(-1e30)).sum(1))
-        ids = torch.cat([ids, v[:, None]], 1)
-    return {"hidden": torch.stack(H, 1), "tokens": torch.stack(toks, 1), "neglogq": torch.stack(nlq, 1),
-            "entropy": torch.stack(ent, 1)}
-
-
-@torch.no_grad()
-def teacher_forced(forward, prompts: torch.Tensor, human: torch.Tensor):
-    """log p̂ [N, T, V] and hidden [N, T, d] along the human continuation (position t predicts human[:, t])."""
-    ids = prompts.clone()
-    LP, H = [], []
-    for t in range(human.shape[1]):
-        logp, h = forward(ids)
-        LP.append(logp)
-        H.append(h)
-        ids = torch.cat([ids, human[:, t : t + 1]], 1)
-    return torch.stack(LP, 1), torch.stack(H, 1)
 
 
 class FutureEntropyHead(torch.nn.Module):
@@ -276,175 +228,18 @@ def fit_alphas(head: FutureEntropyHead, logp_h: torch.Tensor, hid_h: torch.Tenso
     return alphas, conv
 
 
-class LearnedFutureEntropyCalibrator:
-    """Future-entropy scaling for a transformer with a learned head; see the module docstring.
-
-    Parameters
-    ----------
-    horizon : int   T
-    rollouts_per_prompt : int   rollouts per training prompt
-    label : "entropy" | "logloss"
-    epochs, lr : head training (Adam, full batch)
-    ridge : penalty on the head's per-token part; None (default) chooses it on held-out FIT prompts
-
-    :meth:`fit` samples the rollouts itself through a ``forward`` function (tiny models); :meth:`fit_arrays` takes
-    rollouts and teacher-forced human-text arrays measured elsewhere (e.g. by the engine, ``compare_transformer``).
-    """
-
-    def __init__(self, *, horizon: int, rollouts_per_prompt: int = 4, label: str = "entropy", epochs: int = 300,
-                 lr: float = 0.05, test_fraction: float = 0.25, tol: float = 1e-8, seed: int = 0,
-                 ridge: float | None = None):
-        self.horizon = horizon
-        self.ridge = ridge
-        self.rollouts_per_prompt = rollouts_per_prompt
-        self.label = label
-        self.epochs = epochs
-        self.lr = lr
-        self.test_fraction = test_fraction
-        self.tol = tol
-        self.seed = seed
-
-    def fit(self, forward, prompts: torch.Tensor, human: torch.Tensor) -> LearnedFutureEntropyCalibrator:
-        """``forward`` as :func:`hf_forward`; ``prompts`` [N, P] and ``human`` [N, T] int64 (the FIT split)."""
-        if self.label not in ("entropy", "logloss"):
-            raise InputError(f"label={self.label!r}: use 'entropy' or 'logloss'")
-        T = self.horizon
-        if human.shape[1] < T:
-            raise InputError(f"human continuations have {human.shape[1]} tokens; need >= horizon {T}")
-        g = torch.Generator().manual_seed(self.seed)
-        rep = prompts.repeat_interleave(self.rollouts_per_prompt, 0)
-        r = rollouts(forward, rep, T, g)
-        per_step = r["entropy"] if self.label == "entropy" else r["neglogq"]
-        logp_h, hid_h = teacher_forced(forward, prompts, human[:, :T])
-        prompt_of = torch.arange(len(prompts)).repeat_interleave(self.rollouts_per_prompt)
-        return self.fit_arrays(r["hidden"], r["tokens"], per_step, prompt_of, logp_h, hid_h, human[:, :T])
-
-    def fit_arrays(self, hidden: torch.Tensor, tokens: torch.Tensor, per_step: torch.Tensor, prompt_of: torch.Tensor,
-                   logp_h: torch.Tensor, hid_h: torch.Tensor, human: torch.Tensor,
-                   ) -> LearnedFutureEntropyCalibrator:
-        """Fit from measured arrays: rollouts (hidden [N, T, d] at the position predicting step t, sampled
-        ``tokens`` [N, T], ``per_step`` [N, T] entropy or −log p̂ of the sampled token, ``prompt_of`` [N] prompt index
-        of each rollout) and the FIT human text (``logp_h`` [M, T, V], ``hid_h`` [M, T, d], ``human`` [M, T]).
-
-        The held-out rollouts for δ are those of a seeded ``test_fraction`` of the *prompts* (all rollouts of one
-        prompt on the same side, so δ is measured on unseen prompts).
-        """
-        g = torch.Generator().manual_seed(self.seed)
-        prompt_of = torch.as_tensor(prompt_of).cpu()
-        prompts = torch.unique(prompt_of)
-        n_test_p = min(len(prompts) - 1, max(1, int(round(self.test_fraction * len(prompts))))) \
-            if len(prompts) > 1 else 0
-        test_p = prompts[torch.randperm(len(prompts), generator=g)[:n_test_p]]
-        is_test = torch.isin(prompt_of, test_p)
-        te, tr = torch.nonzero(is_test)[:, 0], torch.nonzero(~is_test)[:, 0]
-        if len(te) == 0:  # a single prompt: hold out rollouts instead
-            perm = torch.randperm(len(prompt_of), generator=g)
-            te, tr = perm[: max(1, len(perm) // 4)], perm[max(1, len(perm) // 4):]
-        dev = hidden.device
-        te, tr = te.to(dev), tr.to(dev)
-        future = rollout_labels(per_step.float().to(dev))
-        head, tr_info = train_head(hidden.float(), tokens.to(dev), future, vocab_size=int(logp_h.shape[-1]),
-                                   train_idx=tr, test_idx=te, epochs=self.epochs, lr=self.lr, ridge=self.ridge,
-                                   groups=prompt_of, seed=self.seed)
-        self.head_ = head
-        alphas, conv = fit_alphas(head, logp_h, hid_h, human, tol=self.tol)
-        self.alphas_ = alphas
-        self.result_ = HeadFit(tr_info.delta_rmse, tr_info.baseline_rmse, tr_info.train_rmse, self.label, len(tr),
-                               len(te), alphas, conv, tr_info.ridge, tr_info.validation_rmse)
-        return self
-
-    def adjust(self, logp: torch.Tensor, hidden: torch.Tensor, t: int) -> torch.Tensor:
-        """log q_t = log_softmax((1 + α_t) log p̂ − α_t f(h, t)); steps past the horizon are unadjusted."""
-        check_fitted(self, "head_")
-        if t >= self.horizon:
-            return logp
-        a = float(self.alphas_[t])
-        with torch.no_grad():
-            if next(self.head_.parameters()).device != hidden.device:
-                self.head_ = self.head_.to(hidden.device)
-            return torch.log_softmax((1 + a) * logp - a * self.head_(hidden.float(), t), -1)
-
-    def sampler(self) -> FutureEntropyHeadSampler:
-        return FutureEntropyHeadSampler(self)
-
-    def save(self, path) -> None:
-        """Write the fitted head and α_t (``torch.save``) so ``future_entropy_head=PATH`` samplers can load it."""
-        check_fitted(self, "head_")
-        torch.save({"horizon": self.horizon, "alphas": torch.as_tensor(self.alphas_),
-                    "state_dict": {k: v.cpu() for k, v in self.head_.state_dict().items()}}, path)
-
-    @classmethod
-    def load(cls, path) -> LearnedFutureEntropyCalibrator:
-        d = torch.load(path, map_location="cpu", weights_only=True)
-        w = d["state_dict"]["lin.weight"]
-        cal = cls(horizon=int(d["horizon"]))
-        cal.head_ = FutureEntropyHead(int(w.shape[1]), int(w.shape[0]), cal.horizon)
-        state = dict(d["state_dict"])
-        state.setdefault("step_bias", torch.zeros(cal.horizon))  # heads saved before the per-step term
-        cal.head_.load_state_dict(state)
-        cal.head_.eval()
-        cal.alphas_ = d["alphas"].numpy()
-        return cal
+# re-exports: the passes directly; the calibrator lazily (learned_calibrator imports this module)
+from scalescope.calibration.methods.transformer_passes import (  # noqa: E402,F401
+    evaluate_transformer,
+    hf_forward,
+    rollouts,
+    teacher_forced,
+)
 
 
-class FutureEntropyHeadSampler(Transform):
-    """Engine sampler (``transform(logits, ctx)``) applying the fitted head; needs ``ctx.hidden`` and ``ctx.step``."""
+def __getattr__(name: str):
+    if name in ("LearnedFutureEntropyCalibrator", "FutureEntropyHeadSampler"):
+        from scalescope.calibration.methods import learned_calibrator
 
-    needs_hidden = True
-    truncates = False
-
-    def __init__(self, cal: LearnedFutureEntropyCalibrator, *, path: str | None = None):
-        check_fitted(cal, "head_")
-        self.cal = cal
-        self.spec = f"future_entropy_head={path}" if path else f"future_entropy_head(T={cal.horizon})"
-
-    def transform(self, logits, ctx):
-        if ctx.hidden is None:
-            raise InputError("future_entropy_head sampler: the backend exposes no hidden states")
-        return self.cal.adjust(torch.log_softmax(logits.float(), -1), ctx.hidden, ctx.step)
-
-
-_LOADED: dict[tuple[str, float], LearnedFutureEntropyCalibrator] = {}
-
-
-def _head_sampler_factory(value: str) -> FutureEntropyHeadSampler:
-    """``future_entropy_head=PATH`` (a file written by :meth:`LearnedFutureEntropyCalibrator.save`)."""
-    import os
-
-    if not os.path.isfile(value):
-        raise ValueError(f"no head file {value}")
-    key = (os.path.abspath(value), os.path.getmtime(value))
-    if key not in _LOADED:  # the engine parses the spec several times per run; load once
-        _LOADED[key] = LearnedFutureEntropyCalibrator.load(value)
-    return FutureEntropyHeadSampler(_LOADED[key], path=value)
-
-
-try:
-    from scalescope.calibration.samplers import register as _register
-
-    _register("future_entropy_head", _head_sampler_factory)
-except ImportError:  # pragma: no cover
-    pass
-
-
-@torch.no_grad()
-def evaluate_transformer(forward, prompts, human, *, adjust=None, samples_per_prompt: int = 4, seed: int = 0):
-    """Held-out EntCE (sampled generations, Rao-Blackwellised entropies) and exact human log loss under q.
-
-    Returns a dict with per-token ``entce``, ``entce_se``, ``logloss``, ``logloss_se``, ``entropy`` (SEs over prompts).
-    """
-    T = human.shape[1]
-    g = torch.Generator().manual_seed(seed)
-    r = rollouts(forward, prompts.repeat_interleave(samples_per_prompt, 0), T, g, adjust=adjust)
-    H = r["entropy"].double().mean(1).reshape(len(prompts), samples_per_prompt).mean(1).numpy()
-    logp, hid = teacher_forced(forward, prompts, human)
-    if adjust is not None:
-        logq = torch.stack([adjust(logp[:, t], hid[:, t], t) for t in range(T)], 1)
-    else:
-        logq = logp
-    L = (-logq.gather(2, human[..., None])[..., 0]).double().mean(1).numpy()
-    d = H - L
-    n = len(d)
-    return {"entce": float(d.mean()), "entce_se": float(d.std(ddof=1) / np.sqrt(n)), "logloss": float(L.mean()),
-            "logloss_se": float(L.std(ddof=1) / np.sqrt(n)), "entropy": float(H.mean()), "per_prompt_logloss": L,
-            "per_prompt_entce": d}
+        return getattr(learned_calibrator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pins import flat
+
 PINS = Path(__file__).parent / "fixtures" / "regression_pins.json"
 
 RUN = ["calibrate", "run", "--corpus", "tinyshakespeare", "--prompt-tokens", "8", "--steps", "12", "--samples", "16",
@@ -33,17 +35,6 @@ TEMPERATURES = ("0.8", "1.0")
 COMPARE = ["calibrate", "compare", "--model", "ngram:2@20k/char", "--corpus", "tinyshakespeare", "--methods",
            "base,temperature,temperature_slope,top_p,min_p,lookahead,future_entropy,future_entropy_eb", "--steps", "12",
            "--prompt-tokens", "8", "--samples", "40", "--quiet"]
-
-
-def _flat(o, p=""):
-    if isinstance(o, dict):
-        for k, v in o.items():
-            yield from _flat(v, f"{p}/{k}")
-    elif isinstance(o, list):
-        for i, v in enumerate(o):
-            yield from _flat(v, f"{p}/{i}")
-    else:
-        yield p, o
 
 
 def _calibration_outputs(root: Path) -> dict:
@@ -63,7 +54,7 @@ def _calibration_outputs(root: Path) -> dict:
         invoke([*RUN, "--model", "ngram:3@64k/char", "--sampler", f"temp={t}", "--out", runs[-1]])
     invoke(["calibrate", "analyze", *runs, "--out", root / "analyze", "--bootstrap", "50", "--quiet"])
     invoke([*COMPARE, "--out", root / "compare"])
-    return {name: dict(_flat(json.loads((root / name / "summary.json").read_text())))
+    return {name: dict(flat(json.loads((root / name / "summary.json").read_text())))
             for name in ("analyze", "compare")}
 
 

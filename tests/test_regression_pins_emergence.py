@@ -28,22 +28,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pins import flat
+
 PINS = Path(__file__).parent / "fixtures" / "regression_pins_emergence.json"
 FIX = Path(__file__).parent / "fixtures" / "emergence" / "long.csv"
 OLMO_FAST = ("compute-sigmoid", "compute-linear", "two-step", "two-step-lm")
 OBS_FAST = ("obs-pc", "compute-sigmoid")
 TOL = 1e-9
-
-
-def _flat(o, p=""):
-    if isinstance(o, dict):
-        for k, v in o.items():
-            yield from _flat(v, f"{p}/{k}")
-    elif isinstance(o, list):
-        for i, v in enumerate(o):
-            yield from _flat(v, f"{p}/{i}")
-    else:
-        yield p, o
 
 
 def _cli_summary(args, out: Path) -> dict:
@@ -54,7 +45,7 @@ def _cli_summary(args, out: Path) -> dict:
     s = json.loads((out / "summary.json").read_text())
     s.pop("seconds", None)
     s.pop("data", None)  # the fixture's absolute path
-    return dict(_flat(s))
+    return dict(flat(s))
 
 
 def _frame(df) -> list:
@@ -69,7 +60,7 @@ def _backtest(name: str, methods, predictions: bool = True) -> dict:
     out = {"errors": _frame(r.errors), "leaderboard": _frame(leaderboard(r))}
     if predictions:
         out["predictions"] = _frame(r.predictions)
-    return dict(_flat(out))
+    return dict(flat(out))
 
 
 def _outputs(root: Path, slow: bool = False) -> dict:

@@ -382,6 +382,17 @@ def _commit(staging: Path, plan: _Plan) -> None:
     _write_marker(out, plan.command, files, [d for d in set(old_dirs + new_dirs) if os.path.isdir(out / d)])
 
 
+def _inside_active_block(out: Path) -> Path | None:
+    """``out`` as an absolute path (created as a real folder chain) when it lies inside the private folder of an
+    open :func:`output_dir` block, else ``None``."""
+    abs_out = Path(os.path.abspath(out))
+    for root in _ACTIVE.get():
+        if abs_out == root or abs_out.is_relative_to(root):
+            _real_dir_inside(root, abs_out.relative_to(root))
+            return abs_out
+    return None
+
+
 @contextlib.contextmanager
 def output_dir(out: str | os.PathLike, *, command: str, overwrite: bool = False, flag: str = "--out",
                inputs=()) -> Iterator[Path]:
@@ -408,12 +419,10 @@ def output_dir(out: str | os.PathLike, *, command: str, overwrite: bool = False,
         or holds this command's output and ``overwrite`` is false -- before anything is written.
     """
     out = Path(out)
-    abs_out = Path(os.path.abspath(out))
-    for root in _ACTIVE.get():
-        if abs_out == root or abs_out.is_relative_to(root):  # nested writer: the enclosing block commits
-            _real_dir_inside(root, abs_out.relative_to(root))
-            yield abs_out
-            return
+    nested = _inside_active_block(out)
+    if nested is not None:  # nested writer: the enclosing block commits
+        yield nested
+        return
     plan = _check_out(out, command=command, overwrite=overwrite, flag=flag, inputs=inputs)
     plan.created = _makedirs(out)
     real_out = Path(os.path.realpath(out))
@@ -486,11 +495,8 @@ def claim_run_dir(out: str | os.PathLike, *, command: str, resume: bool, overwri
     there, which ``overwrite`` removes. Returns the folders created (remove them on failure while they are empty).
     """
     out = Path(out)
-    abs_out = Path(os.path.abspath(out))
-    for root in _ACTIVE.get():
-        if abs_out == root or abs_out.is_relative_to(root):  # inside an enclosing output block: it owns the checks
-            _real_dir_inside(root, abs_out.relative_to(root))
-            return []
+    if _inside_active_block(out) is not None:  # the enclosing output block owns the checks
+        return []
     try:
         plan = _check_out(out, command=command, overwrite=overwrite, resume=resume)
     except InputError:

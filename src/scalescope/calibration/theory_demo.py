@@ -26,8 +26,6 @@ PAPER_ALPHAS = {"WikiText": (0.918, 0.089), "WritingPrompts": (1.114, -0.10), "C
 DEMO_CORPORA = ("wikitext-2", "tinyshakespeare", "python-stdlib")
 
 
-_write_csv = write_csv
-
 
 def _progress(iterable, quiet: bool, desc: str):
     if quiet:
@@ -64,7 +62,7 @@ def write_singleton_figure(out_dir: Path, alphas=(1.0, 1.25, 1.5), vocab: int = 
     for a, c in curves.items():
         for mi, q, asym in zip(c["m"], c["exact"], c["asymptote"] if c["asymptote"] is not None else [None] * len(m)):
             rows.append({"alpha": a, "vocab": vocab, "m": mi, "expected_singleton_mass": q, "asymptote": asym})
-    csv = _write_csv(pd.DataFrame(rows), out_dir / "singleton_mass.csv")
+    csv = write_csv(pd.DataFrame(rows), out_dir / "singleton_mass.csv")
     slopes = {f"finite_v_slope_alpha_{a:g}": c["slope"] for a, c in curves.items()}
     return fig_path, csv, slopes
 
@@ -96,7 +94,7 @@ def run_simulate(out_dir: Path, *, alphas: Sequence[float], vocab: int, m_values
             for i, a in enumerate(_progress(list(alphas), quiet, "simulate"))]
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = [s.to_frame().assign(alpha=s.alpha, vocab=s.vocab) for s in sims]
-    csv = _write_csv(pd.concat(frames, ignore_index=True), out_dir / "simulation.csv")
+    csv = write_csv(pd.concat(frames, ignore_index=True), out_dir / "simulation.csv")
     summary = [{k: getattr(s, k) for k in ("alpha", "vocab", "steps", "samples", "tables", "entropy_jump",
                                            "exponent_derail", "exponent_entce", "exponent_exact",
                                            "predicted_exponent", "notes")} for s in sims]
@@ -173,11 +171,11 @@ def run_zipf_fit(out_dir: Path, *, corpora: Sequence[str], tokenizer: str = "wor
     }
     write_json(result, out_dir / "result.json")
     rows = [{"corpus": n, "rank": r + 1, "count": int(c)} for n, f in freqs.items() for r, c in enumerate(f[:top_k])]
-    csv = _write_csv(pd.DataFrame(rows), out_dir / "rank_frequency.csv")
+    csv = write_csv(pd.DataFrame(rows), out_dir / "rank_frequency.csv")
     fit_rows = [{"corpus": n, "method": m, "alpha": f.alpha, "ci_low": f.ci_low, "ci_high": f.ci_high,
                  "predicted_exponent": f.predicted_exponent, "n_types": f.n_types, "n_tokens": f.n_tokens}
                 for n, d in fits.items() for m, f in d.items()]
-    fits_csv = _write_csv(pd.DataFrame(fit_rows), out_dir / "zipf_fits.csv")
+    fits_csv = write_csv(pd.DataFrame(fit_rows), out_dir / "zipf_fits.csv")
     fig, ax = new_figure(width=5.2, height=3.8)
     plot_rank_frequency({n: (freqs[n], fits[n]["ols"]) for n in fits}, ax, top_k=top_k)
     fig_path = savefig(fig, out_dir / "rank_frequency.png")
@@ -232,7 +230,7 @@ def run_demo(out_dir: Path, *, quiet: bool = True) -> None:
     paper = pd.DataFrame([{"dataset": k, "alpha (paper)": a, "predicted exponent (paper)": e,
                            "1/alpha - 1 (computed)": round(T.predicted_exponent(a), 4)}
                           for k, (a, e) in PAPER_ALPHAS.items()])
-    paper_csv = _write_csv(paper, out_dir / "paper_check.csv")
+    paper_csv = write_csv(paper, out_dir / "paper_check.csv")
     figures = [(fig4l, "Expected singleton mass vs training tokens m, v = 100,000 (solid: exact; dashed: v = ∞ "
                        "asymptote C_α m^(1/α−1)); legend: predicted and fitted (m ≤ v/3) slopes. Cf. paper Fig. 4.")]
     tables = [(paper_csv, "Paper's alphas and predicted exponents (Fig. 1 caption) vs 1/α − 1."),

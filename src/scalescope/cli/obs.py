@@ -16,7 +16,6 @@ from scalescope.cli._common import SEED, Group, LazyBar, check_out, echo_json, o
 from scalescope.data.validate import load_json
 from scalescope.errors import InputError
 from scalescope.observational import constants as C
-from scalescope.observational.commands import load_benchmarks as _load_benchmarks  # noqa: E402,F401
 from scalescope.observational.commands import read_model_csv as _read_csv  # noqa: E402
 
 
@@ -66,16 +65,16 @@ def fit_cmd(benchmarks, target, n_pcs, predictor, split, link, loss, chance, cei
       scalescope obs fit --benchmarks base --target word_unscramble --pcs 3 --split cutoff:FLOPs=84 --out fit1
       scalescope obs fit --benchmarks my_evals.csv --target my_task.csv:acc --chance 0.25 --out fit2
     """
-    from scalescope.observational.commands import _input_files, plan_fit, run_fit
+    from scalescope.observational.commands import _input_files, fit_plan, plan_fit
 
     check_out(out, command="obs fit", overwrite=overwrite, inputs=_input_files(benchmarks, target))
-    plan_kw = dict(n_pcs=n_pcs, predictor=predictor, split=split, link=link, loss=loss, chance=chance,
-                   ceiling=ceiling, exclude_benchmarks=exclude_benchmarks, reference_family=reference_family)
-    plan_fit(benchmarks, target, **plan_kw)  # every input checked before the bootstrap bar appears
-    lofo = split == "lofo"
+    # every input checked before the bootstrap bar appears
+    plan = plan_fit(benchmarks, target, n_pcs=n_pcs, predictor=predictor, split=split, link=link, loss=loss,
+                    chance=chance, ceiling=ceiling, exclude_benchmarks=exclude_benchmarks,
+                    reference_family=reference_family)
+    lofo = plan.split.kind == "lofo"
     with LazyBar(total=None if lofo else n_boot, desc="families" if lofo else "bootstrap", disable=quiet) as bar:
-        m = run_fit(out, benchmarks, target, n_boot=n_boot, seed=seed, progress=bar, overwrite=overwrite,
-                    **plan_kw)
+        m = fit_plan(plan, out, n_boot=n_boot, seed=seed, progress=bar, overwrite=overwrite)
     outp = Path(out)
     if as_json:
         echo_json({**m, "out": str(outp)})

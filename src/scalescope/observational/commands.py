@@ -21,7 +21,7 @@ from scalescope.errors import InputError
 from scalescope.observational import constants as C
 from scalescope.outputs import output_dir, write_csv
 
-__all__ = ["all_tasks", "read_model_csv", "load_benchmarks", "load_target", "FitPlan", "plan_fit", "run_fit",
+__all__ = ["all_tasks", "read_model_csv", "load_benchmarks", "load_target", "FitPlan", "plan_fit", "fit_plan", "run_fit",
            "parse_budgets", "run_select", "run_predict", "BENCH_ALIASES"]
 
 BENCH_ALIASES = {"base": "obsscaling-base", "obsscaling-base": "obsscaling-base",
@@ -223,7 +223,13 @@ def run_fit(out: str | Path, benchmarks: str, target: str, *, n_boot: int = 200,
 
     ``progress`` is an optional tqdm-like object (``update``) for the bootstrap / per-family loop.
     """
-    plan = plan_fit(benchmarks, target, **plan_kw)
+    return fit_plan(plan_fit(benchmarks, target, **plan_kw), out, n_boot=n_boot, seed=seed, progress=progress,
+                    overwrite=overwrite)
+
+
+def fit_plan(plan: FitPlan, out: str | Path, *, n_boot: int = 200, seed: int = 0,
+             progress: Callable[[int], Any] | None = None, overwrite: bool = False) -> dict:
+    """Fit, bootstrap and write a :class:`FitPlan` from :func:`plan_fit` (the second half of :func:`run_fit`)."""
     if plan.split.kind == "lofo":
         return _run_lofo(plan, out, progress=progress, overwrite=overwrite)
     return _run_law(plan, out, n_boot=n_boot, seed=seed, progress=progress, overwrite=overwrite)

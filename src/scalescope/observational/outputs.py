@@ -13,8 +13,6 @@ from scalescope.report.section import write_section
 from scalescope.report.style import new_figure, savefig
 from scalescope.results import write_json
 
-_csv = write_csv
-
 
 @writes_output("obs reproduce")
 def write_reproduce(out: Path, targets: list[dict], art: dict) -> list[tuple[str, str]]:
@@ -73,9 +71,9 @@ def write_reproduce(out: Path, targets: list[dict], art: dict) -> list[tuple[str
     figs.append((savefig(fig, out / "selection_curve.png"),
                  "V-optimal model-subset selection vs random subsets (3 GSM8K laws, geometric-mean test MSE)."))
     tables = [
-        (_csv(em.table, out / "emergent_table.csv"), "Emergent tasks: test/train MSE per predictor."),
-        (_csv(post.table, out / "post_training_table.csv"), "Post-training targets: test/train MSE per predictor."),
-        (_csv(art["selection"].table.drop(columns=["random_gmean_mse_all"]), out / "selection_table.csv"),
+        (write_csv(em.table, out / "emergent_table.csv"), "Emergent tasks: test/train MSE per predictor."),
+        (write_csv(post.table, out / "post_training_table.csv"), "Post-training targets: test/train MSE per predictor."),
+        (write_csv(art["selection"].table.drop(columns=["random_gmean_mse_all"]), out / "selection_table.csv"),
          "V-optimal subsets per budget."),
     ]
     n_ok = sum(t["ok"] for t in targets)

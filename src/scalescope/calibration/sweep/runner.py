@@ -120,12 +120,12 @@ def _claim(out: Path) -> list[Path]:
     if is_sweep_dir(out):
         SweepManifest.load(out)  # a hand-edited sweep.json is one line, before the marker is touched
     created = claim_run_dir(out, command=COMMAND, resume=True, overwrite=False, is_ours=is_sweep_dir)
+    cells_new = not (out / CELLS_DIR).exists()
     try:
-        cells_new = not (out / CELLS_DIR).exists()
         (out / CELLS_DIR).mkdir(exist_ok=True)
         record_files(out, COMMAND, [SWEEP_MANIFEST, LOCK])
     except BaseException:
-        _undo_claim(out, created, cells_new if "cells_new" in locals() else False)
+        _undo_claim(out, created, cells_new)
         raise
     return created
 

@@ -1692,8 +1692,11 @@ def test_process_ctrl_c_leaves_nothing_half_written(ws, args):
     before = snapshot(ws.root)
     cmd = [sys.executable, "-c", "from scalescope.cli import main; main()", *map(str, args)]
     env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}  # the progress bar says when work started
+    # A user's Ctrl-C reaches a process whose SIGINT has the default disposition. A test runner started in the
+    # background by a non-interactive shell ignores SIGINT, and children inherit that (Python then installs no
+    # KeyboardInterrupt handler): give the child a terminal's default disposition.
     p = subprocess.Popen(cmd, cwd=ws.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                         env=env)
+                         env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _interrupt_and_check(ws, p, before)
     finally:

@@ -38,10 +38,18 @@ def emergence() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--n-boot", default=100, show_default=True, type=click.IntRange(0, 5000), help="Bootstrap replicates.")
 @click.option("--quick", is_flag=True, help="Fewer x axes and subsamples (faster).")
+@click.option("--thresholds", type=click.Choice(["calibrated", "default"]), default="calibrated", show_default=True,
+              help="Label thresholds: per curve design with simulated false-positive rate <= 5 % per claim, or "
+                   "the conventional BIC 6 / |z| 1.96 / alpha 0.05 / R^2 0.9 (rates reported, not controlled).")
 @overwrite_option
 @quiet_option
-def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, overwrite: bool, quiet: bool) -> None:
+def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, thresholds: str, overwrite: bool,
+            quiet: bool) -> None:
     """Per-task emergence verdicts and the argument tests -> OUT/summary.json, figures, section.json.
+
+    Every label is a claim with a measured false-positive rate: by default each curve's thresholds are raised,
+    for its own sampling design, until each claim's simulated false-positive rate is <= 5 %
+    (verdict_error_rates.csv has the rates, power and thresholds per curve).
 
     \b
     Example:
@@ -51,8 +59,10 @@ def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, overwrite: bool,
     from scalescope.emergence.runner import run_analyze
 
     table = _prepare(data, out_dir, "emergence analyze", overwrite)
-    s = run_analyze(table, out_dir, name=data, n_boot=n_boot, progress=not quiet, quick=quick, overwrite=overwrite)
-    click.echo(f"{out_dir / 'summary.json'} ({s['n_curves']} curves, {s['n_emergent']} flagged emergent)")
+    s = run_analyze(table, out_dir, name=data, n_boot=n_boot, progress=not quiet, quick=quick, overwrite=overwrite,
+                    thresholds=thresholds)
+    click.echo(f"{out_dir / 'summary.json'} ({s['n_curves']} curves, {s['n_emergent']} flagged emergent at "
+               f"{thresholds} thresholds; {s['n_emergent_at_margin_6']} at BIC margin 6)")
 
 
 @emergence.command("backtest")

@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 
 from scalescope.emergence import stats as st
-from scalescope.emergence.curves import J_EMERGENT, X_AXES, assess, iter_curves
+from scalescope.emergence.curves import (
+    DEFAULT_THRESHOLDS,
+    J_EMERGENT,
+    X_AXES,
+    Thresholds,
+    assess,
+    iter_curves,
+)
 from scalescope.errors import InputError
 from scalescope.results import Result
 
@@ -51,8 +58,12 @@ class MetricChoiceResult(Result):
 
 
 def metric_choice(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str = "scale", n_boot: int = 100,
-                  curves=None, pool: bool = False, by=None) -> MetricChoiceResult:
+                  curves=None, pool: bool = False, by=None,
+                  thresholds: Thresholds | str = DEFAULT_THRESHOLDS) -> MetricChoiceResult:
     """Test A1: emergence statistics under hard vs soft metrics of the same predictions, per task.
+
+    ``thresholds``: the label thresholds of every curve (see :func:`~scalescope.emergence.curves.assess`;
+    ``"calibrated"`` = per-design, false-positive rate <= 5 %).
 
     ``pool=True``: each task's hard and soft curves with every family on one axis (family ``"pooled"``); ``by``:
     the columns that define a curve (see :func:`~scalescope.emergence.curves.iter_curves`).
@@ -75,7 +86,7 @@ def metric_choice(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str
         keep = kinds[kinds].index
         sub = table.set_index(GROUP).loc[lambda d: d.index.isin(keep)].reset_index() if len(keep) else table.iloc[:0]
         lm = table[table["metric_kind"] == "lm_loss"]
-        curves = [assess(c, n_boot=n_boot) for c in
+        curves = [assess(c, n_boot=n_boot, thresholds=thresholds) for c in
                   iter_curves(pd.concat([sub, lm]) if x_axis == "lm_loss" else sub, x_axis=x_axis, view=view,
                               pool=pool, by=by)]
     A = curves
@@ -113,8 +124,12 @@ class XAxisResult(Result):
 
 
 def x_axis_choice(table: pd.DataFrame, *, axes=X_AXES, n_boot: int = 50, kinds=("hard",), pool: bool = False,
-                  by=None) -> XAxisResult:
+                  by=None, thresholds: Thresholds | str = DEFAULT_THRESHOLDS) -> XAxisResult:
     """Tests B1, B2, F1: re-assess every curve with each x axis; Du et al.'s same-loss-same-performance check.
+
+    ``thresholds`` as in :func:`~scalescope.emergence.curves.assess`: with ``"calibrated"`` each axis's curve is
+    judged at the thresholds of its own design on that axis (a flip then means the verdict changed at the same
+    false-positive rate, not merely that a fixed margin did).
 
     ``pool=True``: every family on one axis per curve (and the B2/F1 fits over all families' models); ``by``: the
     columns that define a curve (see :func:`~scalescope.emergence.curves.iter_curves`).
@@ -122,7 +137,7 @@ def x_axis_choice(table: pd.DataFrame, *, axes=X_AXES, n_boot: int = 50, kinds=(
     recs = []
     for ax in axes:
         for c in iter_curves(table, x_axis=ax, kinds=kinds, pool=pool, by=by):
-            a = assess(c, n_boot=n_boot, sigmoid=ax != "flops")
+            a = assess(c, n_boot=n_boot, sigmoid=ax != "flops", thresholds=thresholds)
             recs.append(dict(curve=a.curve, x_axis=ax, label=a.label, emergent=a.emergent, B=a.breakthroughness))
     R = pd.DataFrame(recs, columns=["curve", "x_axis", "label", "emergent", "B"])
     labels = R.pivot_table(index="curve", columns="x_axis", values="label", aggfunc="first") if len(R) else R

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from scalescope.emergence import stats as st
+from scalescope.emergence.twolines import Z_CRIT, two_lines_batch
 from scalescope.errors import InputError
 from scalescope.fit.bootstrap import normal_replicates, order_interval
 from scalescope.fit.hinge import bic, linear_sse
@@ -40,36 +41,85 @@ ALPHA = 0.05
 LABELS = ("unresolved", "breakthrough", "inverse", "non-monotone", "predictable", "trendless", "noisy-monotone")
 
 
-def label_rule(*, unresolved, hinge_dbic, sigmoid_dbic, J, sharp, rho, p_rho, quad_p, r2, bic_margin=BIC_MARGIN,
-               j_emergent=J_EMERGENT, r2_predictable=R2_PREDICTABLE, alpha=ALPHA) -> np.ndarray:
+@dataclass(frozen=True)
+class Thresholds(Result):
+    """The thresholds of the §3.6 trend labels, one per claim the labels make.
+
+    ``bic_margin``: ``breakthrough`` needs the hinge (upward kink) or the sigmoid to beat the line by this BIC
+    margin; ``crit``: ``non-monotone`` needs both slopes of the two-lines test (Simonsohn 2018) beyond this |z| with
+    opposite signs; ``alpha_inverse``: ``inverse`` needs a negative Spearman rho with p below it; ``r2_predictable``:
+    ``predictable`` needs the line's R^2 at least this; ``alpha``: a monotone trend (``noisy-monotone``) needs Spearman
+    p below it, otherwise the curve is ``trendless``.
+
+    :data:`DEFAULT_THRESHOLDS` are the conventional values (BIC 6, |z| 1.96, alpha 0.05, R^2 0.9): toolkit choices
+    whose false-positive rates on 5-12 point curves reach 20-98 % (:mod:`scalescope.emergence.error_rates`).
+    ``Thresholds.calibrated(curve)`` (what ``emergence analyze`` uses) raises each one, per sampling design, until
+    the claim's simulated false-positive rate is <= 5 %; ``inf`` (or ``alpha = 0``) means no threshold on the grid
+    gets there and the claim is never made on that design.
+    """
+
+    bic_margin: float = BIC_MARGIN
+    crit: float = Z_CRIT
+    alpha_inverse: float = ALPHA
+    r2_predictable: float = R2_PREDICTABLE
+    alpha: float = ALPHA
+
+    @staticmethod
+    def calibrated(curve: Curve, random_state: int = 0) -> Thresholds:
+        """The per-design thresholds that keep every claim's simulated false-positive rate <= 5 % on ``curve``'s
+        sampling design (cached per design; see :func:`scalescope.emergence.error_rates.verdict_rates`)."""
+        from scalescope.emergence.error_rates import design_for, verdict_rates
+
+        return verdict_rates(design_for(curve), random_state).thresholds
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+# the label cascade: the first condition that holds names the curve (else noisy-monotone)
+CASCADE = ("unresolved", "non-monotone", "breakthrough", "inverse", "predictable", "trendless")
+#: labels that claim something (their false-positive rate is controlled); the other two say "no evidence"
+CLAIMS = ("breakthrough", "non-monotone", "inverse", "predictable", "noisy-monotone")
+
+
+def label_rule(*, unresolved, hinge_dbic, sigmoid_dbic, J, sharp, rho, p_rho, r2, u_stat=np.nan,
+               thresholds: Thresholds = DEFAULT_THRESHOLDS, j_emergent=J_EMERGENT) -> np.ndarray:
     """The §3.6 trend label as an index into :data:`LABELS`, elementwise over arrays of statistics.
 
     The one home of the rule: :func:`assess` applies it to one curve, and
     :mod:`scalescope.emergence.error_rates` to thousands of simulated ones. ``hinge_dbic`` is the hinge's BIC gain
-    over the line where the hinge kinks upward (``-inf`` otherwise or where no hinge was fitted); NaN statistics
-    never satisfy a condition. Order: unresolved, breakthrough, inverse, non-monotone, predictable, trendless,
-    noisy-monotone (first that applies).
+    over the line where the hinge kinks upward (``-inf`` otherwise or where no hinge was fitted); ``u_stat`` the
+    two-lines statistic (the smaller |z| of two opposite-signed slopes, 0 if they share a sign, NaN where the test
+    cannot run); NaN statistics never satisfy a condition. Order (:data:`CASCADE`, first that applies):
+    unresolved, non-monotone (two-lines U or inverted U), breakthrough, inverse, predictable, trendless, else
+    noisy-monotone. The quadratic term is not part of the rule: curvature is not a U. Non-monotone comes before
+    breakthrough because a U is fitted well by a hinge with an upward kink too (a fall, then a rise), and where
+    the sampling leaves a wide gap one interval can carry half the rise: on such designs (e.g. the OLMo ladder's
+    27 checkpoints, the last two far apart) 18-20 % of simulated U curves passed the breakthrough rule at any BIC
+    margin; a breakthrough is flat, then rising, which the two-lines test does not call a U.
 
     Examples
     --------
     >>> LABELS[int(label_rule(unresolved=False, hinge_dbic=9.0, sigmoid_dbic=-np.inf, J=0.8, sharp=False, rho=0.9,
-    ...                       p_rho=0.01, quad_p=0.5, r2=0.6))]
+    ...                       p_rho=0.01, r2=0.6))]
     'breakthrough'
+    >>> LABELS[int(label_rule(unresolved=False, hinge_dbic=9.0, sigmoid_dbic=-np.inf, J=0.8, sharp=False, rho=0.9,
+    ...                       p_rho=0.01, r2=0.6, thresholds=Thresholds(bic_margin=20.0)))]
+    'noisy-monotone'
     """
     a = {k: np.asarray(v, dtype=float) for k, v in dict(unresolved=unresolved, hinge_dbic=hinge_dbic,
                                                          sigmoid_dbic=sigmoid_dbic, J=J, sharp=sharp, rho=rho,
-                                                         p_rho=p_rho, quad_p=quad_p, r2=r2).items()}
+                                                         p_rho=p_rho, r2=r2, u_stat=u_stat).items()}
+    t = thresholds
     with np.errstate(invalid="ignore"):
         conds = [
             a["unresolved"] > 0,
-            ((a["hinge_dbic"] > bic_margin) | (a["sigmoid_dbic"] > bic_margin))
+            a["u_stat"] > t.crit,
+            ((a["hinge_dbic"] > t.bic_margin) | (a["sigmoid_dbic"] > t.bic_margin))
             & ((a["J"] >= j_emergent) | (a["sharp"] > 0)),
-            (a["rho"] < 0) & (a["p_rho"] < alpha),
-            (a["p_rho"] >= alpha) & (a["quad_p"] < alpha),
-            a["r2"] >= r2_predictable,
-            a["p_rho"] >= alpha,
+            (a["rho"] < 0) & (a["p_rho"] < t.alpha_inverse),
+            a["r2"] >= t.r2_predictable,
+            a["p_rho"] >= t.alpha,
         ]
-    return np.select(conds, np.arange(len(conds)), default=len(conds))
+    return np.select(conds, [LABELS.index(c) for c in CASCADE], default=LABELS.index("noisy-monotone"))
 
 
 @dataclass(frozen=True)
@@ -91,13 +141,14 @@ class Curve:
     metric_kind: str
     view: str = "scale"
     clusters: tuple = ()  # pooled curves: the family of each point (cluster-robust intervals)
+    tag: str = ""  # what tells this curve from another of the same family/task/metric (e.g. "@5-shot"), else ""
 
     @property
     def name(self) -> str:
         k = self.key
         fmt = f"[{k['prompt_format']}]" if k.get("prompt_format") else ""
         sub = f"/{k['subtask']}" if k.get("subtask") else ""
-        return f"{k['family']}:{k['task']}{sub}{fmt}:{k['metric']}"
+        return f"{k['family']}:{k['task']}{sub}{fmt}{self.tag}:{k['metric']}"
 
     @property
     def n(self) -> int:
@@ -157,7 +208,9 @@ def iter_curves(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str =
         t = t.assign(pc1=t["model"].map(pc))
     base = list(by) if by is not None else list(CURVE_KEY)
     keys = [c for c in base if not (pool and c == "family")] + (["model"] if view == "checkpoints" else [])
-    for k, g in t.groupby(keys, dropna=False, sort=True):
+    groups = list(t.groupby(keys, dropna=False, sort=True))
+    tags = _name_tags([dict(zip(keys, k)) for k, _ in groups])
+    for (k, g), tag in zip(groups, tags):
         if x_axis == "pc1":
             xr = g["pc1"].to_numpy(float)
             x = xr.copy()
@@ -195,7 +248,31 @@ def iter_curves(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str =
             steps=g["step"].to_numpy(float)[ok][order], chance=chance, n_items=n_items,
             metric_kind=str(g["metric_kind"].iloc[0]), view=view,
             clusters=tuple(g["family"].to_numpy()[ok][order]) if pool else (),
+            tag=tag,
         )
+
+
+def _name_tags(keys: list[dict]) -> list[str]:
+    """A suffix for each curve key whose plain name (family, task, subtask, format, metric) another key shares:
+    ``@<n>-shot`` where the shots differ, then ``@<source>``, then ``@<model>`` -- so names stay unique (they key
+    summary.json) and the common case, one curve per name, keeps its plain name."""
+    def base(k):
+        return tuple(str(k.get(c)) for c in ("family", "task", "subtask", "prompt_format", "metric"))
+
+    tags = [""] * len(keys)
+    for extra in ("n_shots", "source", "model"):
+        seen: dict = {}
+        for i, k in enumerate(keys):
+            seen.setdefault((base(k), tags[i]), []).append(i)
+        for idx in seen.values():
+            if len(idx) < 2 or len({str(keys[i].get(extra)) for i in idx}) < 2:
+                continue
+            for i in idx:
+                v = keys[i].get(extra)
+                lab = ("?" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):g}") + "-shot" \
+                    if extra == "n_shots" else str(v)
+                tags[i] += f"@{lab}"
+    return tags
 
 
 # ------------------------------------------------------------------------------------------------- assessment
@@ -223,6 +300,63 @@ class CurveAssessment(Result):
     emergent: bool
     evidence: str
     x_range: tuple = field(default=(float("nan"), float("nan")))
+    two_lines: dict = field(default_factory=dict)  # z1, z2 (slopes of the two lines), u_stat; {} when not testable
+    thresholds: dict = field(default_factory=dict)  # the Thresholds the label was given at
+    label_at_default: str = ""  # the label at DEFAULT_THRESHOLDS, for comparison
+
+    def label_inputs(self) -> dict:
+        """The statistics :func:`label_rule` reads, from this assessment's fields."""
+        h, s, f = self.hinge, self.sigmoid, self.floor
+        return dict(
+            unresolved=bool(f) and f.get("max_above_chance", np.inf) < f.get("resolution", -np.inf),
+            hinge_dbic=h.get("delta_bic", -np.inf) if h and h.get("c", 0) > 0 else -np.inf,
+            sigmoid_dbic=s.get("delta_bic", -np.inf) if s else -np.inf, J=self.jump_share,
+            sharp=bool(s.get("sharper_than_sampling", False)) if s else False, rho=self.spearman_rho,
+            p_rho=self.spearman_p, r2=self.r2_loglinear, u_stat=self.two_lines.get("u_stat", np.nan))
+
+    def relabel(self, thresholds: Thresholds) -> CurveAssessment:
+        """The same statistics labelled at other ``thresholds`` (label, emergent flag and evidence change)."""
+        from dataclasses import replace
+
+        inputs = self.label_inputs()
+        label = LABELS[int(label_rule(**inputs, thresholds=thresholds)[()])]
+        at_default = LABELS[int(label_rule(**inputs)[()])]
+        return replace(self, label=label, emergent=label == "breakthrough", evidence=_evidence(self, label),
+                       thresholds=thresholds.to_dict(), label_at_default=at_default)
+
+
+def _evidence(a: CurveAssessment, label: str) -> str:
+    """The one-line evidence behind ``label`` (statistics as measured; thresholds in ``a.thresholds``)."""
+    ev = []
+    h, s, f, tl = a.hinge, a.sigmoid, a.floor, a.two_lines
+    rho, p_rho = a.spearman_rho, a.spearman_p
+    if label == "unresolved":
+        ev.append(f"max {f['max_above_chance']:.3f} above chance, within resolution {f['resolution']:.3f}")
+    elif label == "breakthrough":
+        if h:
+            pv = h.get("p_value")  # None without bootstrap replicates (--n-boot 0)
+            ev.append(f"hinge vs line: dBIC {h['delta_bic']:.1f}"
+                      + (f" (p={pv:.3f})" if pv is not None else " (no bootstrap p-value)")
+                      + f", break at {a.x_axis}={h['tau_raw']:.4g}")
+        if s:
+            ev.append(f"sigmoid vs line: dBIC {s['delta_bic']:.1f}, width {s['width']:.3g} vs local gap "
+                      f"{s['local_gap']:.3g}")
+        ev.append(f"B={a.breakthroughness:.3g}, J={a.jump_share:.2f}")
+    elif label == "inverse":
+        ev.append(f"Spearman rho={rho:.2f} (p={p_rho:.3g})")
+    elif label == "non-monotone":
+        ev.append(f"two-lines slopes z={tl['z1']:.2f} then z={tl['z2']:.2f} (opposite signs, both beyond "
+                  f"{a.thresholds.get('crit', Z_CRIT):.2f}); quadratic p={a.quad_p:.2g} (described only)")
+    elif label == "predictable":
+        ev.append(f"R^2 of line on {a.x_axis} = {a.r2_loglinear:.3f}")
+    elif label == "trendless":
+        ev.append(f"rho={rho:.2f} (p={p_rho:.2g})")
+    else:
+        ev.append(f"rho={rho:.2f} (p={p_rho:.2g}), R^2={a.r2_loglinear:.2f}")
+    ev.append(f"metric={a.key.get('metric')} ({a.metric_kind}), x={a.x_axis}, n={a.n_points}")
+    if f:
+        ev.append(f"floor resolution {f['resolution']:.3g}")
+    return "; ".join(ev)
 
 
 def _b_bootstrap(y: np.ndarray, se: np.ndarray, n_boot: int, rng) -> tuple[float, float]:
@@ -243,14 +377,21 @@ def _b_bootstrap(y: np.ndarray, se: np.ndarray, n_boot: int, rng) -> tuple[float
 
 
 def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: bool = True,
-           bic_margin: float = BIC_MARGIN) -> CurveAssessment:
+           thresholds: Thresholds | str = DEFAULT_THRESHOLDS) -> CurveAssessment:
     """Statistics (§3), trend label (§3.6) and the emergence verdict of one curve.
 
-    Labels: ``unresolved`` (hard metric never clearly above chance: Test C3), ``breakthrough`` (hinge -- with an upward
-    kink -- or sigmoid beats the line by BIC > 6, and either one interval carries J >= 0.5 of the whole rise or the sigmoid's
-    10-90% width is below the local sampling gap; B is reported but not thresholded because it grows with n), ``inverse`` (significant negative Spearman rho),
-    ``non-monotone`` (rho not significant, quadratic term significant), ``predictable`` (R^2 of the line >= 0.9),
-    ``trendless`` (neither), else ``noisy-monotone``. ``emergent`` is ``label == "breakthrough"``.
+    Labels (:func:`label_rule`, first that applies): ``unresolved`` (hard metric never clearly above chance: Test
+    C3), ``breakthrough`` (hinge -- with an upward kink -- or sigmoid beats the line by the BIC margin, and either one
+    interval carries J >= 0.5 of the whole rise or the sigmoid's 10-90% width is below the local sampling gap; B is
+    reported but not thresholded because it grows with n), ``non-monotone`` (two-lines test: both slopes
+    significant with opposite signs), ``inverse`` (significant negative Spearman rho), ``predictable`` (R^2 of the
+    line at least the threshold), ``trendless`` (rho not significant), else ``noisy-monotone``. ``emergent`` is
+    ``label == "breakthrough"``.
+
+    ``thresholds``: :data:`DEFAULT_THRESHOLDS` (the conventional values, whose false-positive rates on small
+    designs are far above 5 %), any :class:`Thresholds`, or ``"calibrated"``: the per-design thresholds that keep
+    every claim's simulated false-positive rate <= 5 % (what ``scalescope emergence analyze`` prints; simulating a
+    new design takes 0.05-1 s, then it is cached). ``label_at_default`` always holds the label at the defaults.
 
     Examples
     --------
@@ -305,46 +446,25 @@ def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: b
                       else 2 * st.noise_scale(curve.value[: max(4, n // 3 + 2)]))
         floor["resolution"] = resolution
         floor["max_above_chance"] = float(np.max(curve.value) - curve.chance)
-    # ---- label (§3.6)
-    evidence = []
-    label = LABELS[int(label_rule(
-        unresolved=bool(floor) and floor["max_above_chance"] < floor["resolution"],
-        hinge_dbic=hinge["delta_bic"] if hinge and hinge["c"] > 0 else -np.inf,
-        sigmoid_dbic=sig.get("delta_bic", -np.inf), J=J, sharp=sig.get("sharper_than_sampling", False), rho=rho,
-        p_rho=p_rho, quad_p=quad_p, r2=r2, bic_margin=bic_margin)[()])]
-    if label == "unresolved":
-        evidence.append(f"max {np.max(curve.value):.3f} within resolution {floor['resolution']:.3f} of chance "
-                        f"{curve.chance:.3f}")
-    elif label == "breakthrough":
-        if hinge:
-            pv = hinge.get("p_value")  # None without bootstrap replicates (--n-boot 0)
-            evidence.append(f"hinge vs line: dBIC {hinge['delta_bic']:.1f}"
-                            + (f" (p={pv:.3f})" if pv is not None else " (no bootstrap p-value)")
-                            + f", break at {curve.x_axis}={hinge['tau_raw']:.4g}")
-        if sig:
-            evidence.append(f"sigmoid vs line: dBIC {sig['delta_bic']:.1f}, width {sig['width']:.3g} vs local gap "
-                            f"{sig['local_gap']:.3g}")
-        evidence.append(f"B={B:.3g}, J={J:.2f}")
-    elif label == "inverse":
-        evidence.append(f"Spearman rho={rho:.2f} (p={p_rho:.3g})")
-    elif label == "non-monotone":
-        evidence.append(f"rho={rho:.2f} (p={p_rho:.2g}) not significant, quadratic term p={quad_p:.2g}")
-    elif label == "predictable":
-        evidence.append(f"R^2 of line on {curve.x_axis} = {r2:.3f}")
-    elif label == "trendless":
-        evidence.append(f"rho={rho:.2f} (p={p_rho:.2g}), quadratic p={quad_p:.2g}")
-    else:
-        evidence.append(f"rho={rho:.2f} (p={p_rho:.2g}), R^2={r2:.2f}")
-    evidence.append(f"metric={curve.key['metric']} ({curve.metric_kind}), x={curve.x_axis}, n={n}")
-    if floor:
-        evidence.append(f"floor resolution {floor['resolution']:.3g}")
-    return CurveAssessment(
+    # two-lines test (Simonsohn 2018) for the non-monotone label: both slopes significant, opposite signs
+    tl: dict = {}
+    if n >= 5 and np.unique(x).size >= 3:
+        o = two_lines_batch(x, y[None, :])
+        z1, z2 = float(o["z1"][0]), float(o["z2"][0])
+        u = float(np.where(z1 * z2 < 0, min(abs(z1), abs(z2)), 0.0)) if math.isfinite(z1 * z2) else float("nan")
+        tl = {"z1": z1, "z2": z2, "u_stat": u}
+    a = CurveAssessment(
         curve=curve.name, key={k: v for k, v in curve.key.items()}, x_axis=curve.x_axis, n_points=n,
         metric_kind=curve.metric_kind, breakthroughness=B, breakthroughness_ci=B_ci, jump_share=J,
         monotonicity=mono, r2_loglinear=r2, spearman_rho=rho, spearman_p=p_rho, quad_p=quad_p, hinge=hinge,
-        sigmoid=sig, floor=floor, label=label, emergent=label == "breakthrough", evidence="; ".join(evidence),
-        x_range=(float(np.min(curve.x_raw)), float(np.max(curve.x_raw))),
+        sigmoid=sig, floor=floor, label="", emergent=False, evidence="",
+        x_range=(float(np.min(curve.x_raw)), float(np.max(curve.x_raw))), two_lines=tl,
     )
+    if isinstance(thresholds, str):
+        if thresholds != "calibrated":
+            raise ValueError(f"thresholds: expected a Thresholds or 'calibrated', got {thresholds!r}")
+        thresholds = Thresholds.calibrated(curve)
+    return a.relabel(thresholds)
 
 
 def _raw(curve: Curve, v: float) -> float:
@@ -377,11 +497,12 @@ def _quad_p(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def assess_table(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str = "scale", n_boot: int = 200,
-                 kinds=("hard", "soft", "loss"), min_points: int = 3, progress: bool = False) -> list[CurveAssessment]:
-    """:func:`assess` every curve of ``table`` (see :func:`iter_curves`)."""
+                 kinds=("hard", "soft", "loss"), min_points: int = 3, progress: bool = False,
+                 thresholds: Thresholds | str = DEFAULT_THRESHOLDS) -> list[CurveAssessment]:
+    """:func:`assess` every curve of ``table`` (see :func:`iter_curves`) at ``thresholds``."""
     curves = list(iter_curves(table, x_axis=x_axis, view=view, kinds=kinds, min_points=min_points))
     if progress:
         from tqdm.auto import tqdm
 
         curves = tqdm(curves, desc=f"assess ({x_axis})", leave=False)
-    return [assess(c, n_boot=n_boot) for c in curves]
+    return [assess(c, n_boot=n_boot, thresholds=thresholds) for c in curves]

@@ -14,9 +14,16 @@ simulates curves whose truth is known and applies the very rules the analyses ap
 
 For each verdict: ``fpr`` = the largest rate at which it is given on a scenario where it is wrong (worst case over
 shapes and amplitudes), ``power`` = the mean rate at which it is given where it is the right answer. Where the
-default threshold gives ``fpr > 5 %`` the design's threshold is raised to the smallest value on a grid with
-``fpr <= 5 %``: the two-lines critical |z| (:data:`CRITS`, 1.96 in the paper) and the BIC margin of the breakthrough
-label (:data:`MARGINS`, 6 by default), reported as ``crit`` / ``bic_margin`` with the rates at those thresholds.
+conventional threshold gives ``fpr > 5 %`` the design's threshold is raised to the smallest value on a grid with
+``fpr <= 5 %``: the two-lines critical |z| (:data:`CRITS`, 1.96 in the paper; one value for its U, convex, concave
+and linear calls), and for the labels, in the order the label cascade applies them (:data:`LABEL_GRIDS`), the
+two-lines |z| of ``non-monotone``, the BIC margin of ``breakthrough`` (:data:`MARGINS`, 6 by convention), the
+Spearman alpha of ``inverse`` and of ``noisy-monotone`` (:data:`ALPHAS`) and the R^2 of ``predictable``
+(:data:`R2S`) -- the :class:`~scalescope.emergence.curves.Thresholds` that ``emergence analyze`` labels at
+(``VerdictRates.thresholds``; ``crit`` / ``bic_margin`` kept as fields). The rates are reported at those
+thresholds (``fpr``, ``power``) and at the conventional ones (``*_at_default``). ``trendless`` and ``unresolved``
+claim nothing (no evidence of a trend): their ``fpr`` is a miss rate where a real trend of at least the middle
+amplitude exists, and no threshold is raised for it (``claim`` is False in ``rates``).
 
 Replicates come in two stages: :data:`N_REPS` per scenario x amplitude cell, then :data:`DECISIVE_REPS` more for
 the few null cells that decide each calibrated threshold (:data:`DECISIVE_CELLS` per threshold). Every rate comes
@@ -46,7 +53,17 @@ import numpy as np
 import pandas as pd
 
 from scalescope.emergence import stats as st
-from scalescope.emergence.curves import BIC_MARGIN, LABELS, Curve, label_rule
+from scalescope.emergence.curves import (
+    ALPHA,
+    BIC_MARGIN,
+    CLAIMS,
+    DEFAULT_THRESHOLDS,
+    LABELS,
+    R2_PREDICTABLE,
+    Curve,
+    Thresholds,
+    label_rule,
+)
 from scalescope.emergence.twolines import SHAPES, Z_CRIT, _Smoother, shape_from_z, two_lines_batch
 from scalescope.fit.hinge import hinge_grid, hinge_sse, linear_sse
 from scalescope.observational._blas import single_thread_blas
@@ -78,21 +95,28 @@ CHUNK_ROWS = 2200  # simulated curves per vectorised pass (bounds the (rows, gri
 
 # truth per scenario: (two-lines shapes that are not wrong, the right one or None), (labels not wrong, right one)
 _NOT_TREND = ("trendless", "unresolved")
+# "predictable" (a line fits) and "noisy-monotone" (a monotone trend) do not say which way: right on a decreasing
+# curve too (the cascade gives "inverse" first where the decrease is significant at its calibrated level)
+_DESCRIBE = ("predictable", "noisy-monotone")
+# on a U / inverted U (vertex in the middle 40 %) "inverse" is not wrong: one side is a real decrease, up to 70 % of
+# the range, which is what inverse scaling reports before the recovery is seen (McKenzie et al. 2023; Wei et al.
+# 2023, "Inverse scaling can become U-shaped"); "non-monotone" comes first in the cascade wherever the two-lines
+# test sees both sides. "inverse" is wrong wherever nothing decreases (flat, increasing, sigmoids).
+_NON_MONOTONE_OK = ("non-monotone", "inverse", "noisy-monotone", *_NOT_TREND)
 SCENARIOS: dict[str, tuple[tuple, str | None, tuple, str | None]] = {
     "flat": (("flat",), "flat", _NOT_TREND, "trendless"),
     "linear": (("linear", "flat"), "linear", ("predictable", "noisy-monotone", *_NOT_TREND), "predictable"),
-    "linear-down": (("linear", "flat"), "linear", ("inverse", *_NOT_TREND), "inverse"),
+    "linear-down": (("linear", "flat"), "linear", ("inverse", *_DESCRIBE, *_NOT_TREND), "inverse"),
     "convex": (("convex", "linear", "flat"), "convex", ("predictable", "noisy-monotone", *_NOT_TREND), None),
     "concave": (("concave", "linear", "flat"), "concave", ("predictable", "noisy-monotone", *_NOT_TREND), None),
-    "convex-down": (("convex", "linear", "flat"), "convex", ("inverse", *_NOT_TREND), None),
-    "concave-down": (("concave", "linear", "flat"), "concave", ("inverse", *_NOT_TREND), None),
+    "convex-down": (("convex", "linear", "flat"), "convex", ("inverse", *_DESCRIBE, *_NOT_TREND), None),
+    "concave-down": (("concave", "linear", "flat"), "concave", ("inverse", *_DESCRIBE, *_NOT_TREND), None),
     "sigmoid-smooth": (("convex", "concave", "linear", "flat"), None, ("predictable", "noisy-monotone", *_NOT_TREND),
                        None),
     "sigmoid-sharp": (("convex", "concave", "linear", "flat"), None, ("breakthrough", "noisy-monotone", *_NOT_TREND),
                       "breakthrough"),
-    "U": (("U", "convex", "linear", "flat"), "U", ("non-monotone", "noisy-monotone", *_NOT_TREND), "non-monotone"),
-    "inverted-U": (("inverted-U", "concave", "linear", "flat"), "inverted-U",
-                   ("non-monotone", "noisy-monotone", *_NOT_TREND), "non-monotone"),
+    "U": (("U", "convex", "linear", "flat"), "U", _NON_MONOTONE_OK, "non-monotone"),
+    "inverted-U": (("inverted-U", "concave", "linear", "flat"), "inverted-U", _NON_MONOTONE_OK, "non-monotone"),
 }
 
 
@@ -293,24 +317,6 @@ def _spearman(x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rho, p
 
 
-def _quad_p(x: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    from scipy import stats as sps
-
-    n = x.size
-    if n < 4 or np.ptp(x) == 0:
-        return np.full(Y.shape[0], np.nan)
-    z = (x - x.mean()) / x.std()
-    X = np.stack([np.ones(n), z, z * z], 1)
-    coef = (Y @ np.linalg.pinv(X).T).T  # one shared design: its pseudo-inverse once, not a lstsq per batch
-    res = Y - (X @ coef).T
-    s2 = (res**2).sum(1) / (n - 3)
-    v = np.linalg.pinv(X.T @ X)[2, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = coef[2] / np.sqrt(np.maximum(s2 * v, 1e-300))
-    p = 2 * sps.t.sf(np.abs(t), n - 3)
-    return np.where(s2 > 0, p, np.where(np.abs(coef[2]) > 0, 0.0, 1.0))
-
-
 def _sigmoid_grid(x: np.ndarray, V: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Profile least squares of ``V ~ floor + A / (1 + exp(-k (x - x0)))`` over a (x0, k) grid, ``A`` in closed form
     within sigmoid_fit's bounds ``floor + A in [max V, max(1, max V)]``: (SSE, x0, k) per row."""
@@ -356,7 +362,6 @@ def label_stats(design: Design, V: np.ndarray) -> dict:
         r = (yc @ xc) / np.sqrt((yc**2).sum(1) * (xc**2).sum())
         r2 = np.where(rng_y > 0, r * r, np.nan)
     rho, p_rho = _spearman(x, Y)
-    quad_p = _quad_p(x, Y)
     hinge_dbic = np.full(R, -np.inf)
     if n >= 5 and np.unique(x).size >= 5:
         taus = hinge_grid(x, 2)
@@ -382,7 +387,7 @@ def label_stats(design: Design, V: np.ndarray) -> dict:
         mde = 2 * math.sqrt(p0 * (1 - p0) / design.n_items)
         unresolved = (V.max(1) - design.chance) < mde
     return dict(unresolved=unresolved, hinge_dbic=hinge_dbic, sigmoid_dbic=sig_dbic, J=J, sharp=sharp, rho=rho,
-                p_rho=p_rho, quad_p=quad_p, r2=r2)
+                p_rho=p_rho, r2=r2)
 
 
 @dataclass(frozen=True)
@@ -391,8 +396,9 @@ class VerdictRates(Result):
 
     ``rates``: one row per verdict (``family`` "two-lines" or "label", ``verdict``, ``fpr``, ``power``,
     ``threshold`` used, ``default_threshold``, ``fpr_at_default``, ``power_at_default``, each rate with its Monte
-    Carlo SE in ``<rate>_se``); ``crit`` and ``bic_margin``: the thresholds this
-    design needs for fpr <= 5 % (``inf``: no threshold on the grid reaches it); ``by_scenario``: the rate of each
+    Carlo SE in ``<rate>_se``, ``claim`` False for the no-evidence labels); ``thresholds``: the label thresholds
+    this design needs for every claim's fpr <= 5 % (``inf`` / alpha 0: no value on the grid reaches it, the claim
+    is never made); ``crit`` (two-lines) and ``bic_margin``: the same for those two; ``by_scenario``: the rate of each
     verdict per scenario and amplitude (the raw material, for tables and figures).
     """
 
@@ -402,12 +408,13 @@ class VerdictRates(Result):
     rates: pd.DataFrame
     by_scenario: pd.DataFrame
     n_reps: int
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
     _lookup: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         # one dict per verdict, built once: analyses look up thousands of curves (a pandas filter per lookup
         # cost more than the simulation itself on obsscaling)
-        cols = [c for c in self.rates.columns if c not in ("family", "verdict")]
+        cols = [c for c in self.rates.columns if c not in ("family", "verdict", "claim")]
         self._lookup.update({(r["family"], r["verdict"]): {c: float(r[c]) for c in cols}
                              for r in self.rates.to_dict("records")})
 
@@ -483,7 +490,7 @@ def _u_stat(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
 
 
 FAMILIES = ("label", "two-lines")
-_LABEL_STATS = ("unresolved", "hinge_dbic", "sigmoid_dbic", "J", "sharp", "rho", "p_rho", "quad_p", "r2")
+_LABEL_STATS = ("unresolved", "hinge_dbic", "sigmoid_dbic", "J", "sharp", "rho", "p_rho", "r2")
 _CACHE: dict = {}
 _CACHE_MAX = 4096
 
@@ -551,17 +558,15 @@ def _calibrate(F: np.ndarray, grid, null: np.ndarray) -> tuple[float, np.ndarray
 def _verdict_rates(design: Design, random_state: int, families=FAMILIES) -> VerdictRates:
     rng = np.random.default_rng(random_state)
     x = np.asarray(design.positions, dtype=float)
-    two = x.size >= 5 and np.unique(x).size >= 3 and "two-lines" in families
     labels = "label" in families
+    # the label family needs the two-lines statistic too (its non-monotone claim is the two-lines U)
+    two = x.size >= 5 and np.unique(x).size >= 3 and ("two-lines" in families or labels)
     groups = np.asarray(design.clusters) if design.clusters is not None else None
     if groups is not None and np.unique(groups).size < 2:
         groups = None
     C = len(CELLS)
-    cell_names = np.array([name for name, _ in CELLS])
     sm = _Smoother(x) if two else None
-    null_u = np.array(["U" not in SCENARIOS[nm][0] and "inverted-U" not in SCENARIOS[nm][0] for nm in cell_names])
-    bt = LABELS.index("breakthrough")
-    null_bt = np.array(["breakthrough" not in SCENARIOS[nm][2] for nm in cell_names])
+    fp = design.kind == "binomial" and math.isfinite(design.chance)
 
     def run(V, cells):  # the statistics of simulated rows V whose cells are `cells`
         out = {"cell": np.asarray(cells, dtype=int)}
@@ -575,21 +580,18 @@ def _verdict_rates(design: Design, random_state: int, families=FAMILIES) -> Verd
                 out.setdefault(k, []).append(v)
         return {k: (np.concatenate(v) if isinstance(v, list) else v) for k, v in out.items()}
 
-    def rates_u(sim, rows):
-        ustat = _u_stat(sim["z1"][rows], sim["z2"][rows])
-        return _calibrate(_cell_rates(sim["cell"][rows], [ustat > c for c in CRITS], C), CRITS, null_u)
+    def calib_two(sim, rows):  # -> (crit, decisive cells)
+        return _calibrate_two_lines(sim, rows, C)
 
-    def rates_b(sim, rows):
-        lab = {k: sim[k][rows] for k in _LABEL_STATS}
-        F = _cell_rates(sim["cell"][rows], [label_rule(**lab, bic_margin=m) == bt for m in MARGINS], C)
-        return _calibrate(F, MARGINS, null_bt)
+    def calib_labels(sim, rows, crit):  # -> (Thresholds, decisive cells)
+        return _calibrate_labels(sim, rows, crit, C, fp)
 
     # stage 1: every cell; stage 2: more replicates of each family's decisive cells, each cell from its own seeded
     # stream, so that a family's rates do not depend on which other families were asked for
     sim = run(_simulate_cells(design, list(range(C)), rng, N_REPS), np.repeat(np.arange(C), N_REPS))
     first = np.ones(sim["cell"].size, dtype=bool)
-    dec_u = rates_u(sim, first)[1][:DECISIVE_CELLS] if two else np.array([], int)
-    dec_b = rates_b(sim, first)[1][:DECISIVE_CELLS] if labels else np.array([], int)
+    crit1, dec_u = calib_two(sim, first) if two else (math.inf, np.array([], int))
+    dec_b = calib_labels(sim, first, crit1)[1] if labels else np.array([], int)
     decisive = sorted(set(dec_u.tolist()) | set(dec_b.tolist())) if DECISIVE_REPS > 0 else []
     if decisive:
         V2 = np.concatenate([_simulate_cells(design, [c], np.random.default_rng([random_state, 1, c]), DECISIVE_REPS)
@@ -599,44 +601,118 @@ def _verdict_rates(design: Design, random_state: int, families=FAMILIES) -> Verd
         first = np.r_[first, np.zeros(more["cell"].size, dtype=bool)]
     rows_u = first | np.isin(sim["cell"], dec_u)  # the rows each family's rates use
     rows_b = first | np.isin(sim["cell"], dec_b)
-    crit = rates_u(sim, rows_u)[0] if two else (math.inf if "two-lines" in families else float("nan"))
-    margin = rates_b(sim, rows_b)[0] if labels else float("nan")
-    # per-cell frequencies of every verdict, at the calibrated and at the default thresholds
+    crit = calib_two(sim, rows_u)[0] if two else (math.inf if "two-lines" in families else float("nan"))
+    thr = calib_labels(sim, rows_b, crit if two else math.inf)[0] if labels else Thresholds(
+        bic_margin=float("nan"), crit=crit, alpha_inverse=float("nan"), r2_predictable=float("nan"),
+        alpha=float("nan"))
 
     def freq(codes: np.ndarray, names, rows) -> np.ndarray:  # (cells, verdicts)
         return _cell_rates(sim["cell"][rows], [codes == i for i in range(len(names))], C)
 
     fams = []
     if labels:
-        lab = {k: sim[k][rows_b] for k in _LABEL_STATS}
-        fams.append(("label", LABELS, 2, 3, margin, BIC_MARGIN,
-                     freq(label_rule(**lab, bic_margin=margin), LABELS, rows_b),
+        lab = _label_inputs(sim, rows_b)
+        fams.append(("label", LABELS, 2, 3, thr, DEFAULT_THRESHOLDS,
+                     freq(label_rule(**lab, thresholds=thr), LABELS, rows_b),
                      freq(label_rule(**lab), LABELS, rows_b),
                      np.bincount(sim["cell"][rows_b], minlength=C)))
-    if two:
+    if two and "two-lines" in families:
         z = {k: sim[k][rows_u] for k in ("z1", "z2", "zl", "zd")}
         fams.append(("two-lines", SHAPES, 0, 1, crit, Z_CRIT,
                      freq(shape_from_z(z["z1"], z["z2"], z["zl"], z["zd"], crit)[0], SHAPES, rows_u),
                      freq(shape_from_z(z["z1"], z["z2"], z["zl"], z["zd"], Z_CRIT)[0], SHAPES, rows_u),
                      np.bincount(sim["cell"][rows_u], minlength=C)))
     out, by = [], []
-    fp = design.kind == "binomial" and math.isfinite(design.chance)
+    cell_names = np.array([name for name, _ in CELLS])
     amp_names = GAUSS_SNR if design.kind == "gaussian" else BINOM_AMPS
-    for fam, verdicts, tcol, pcol, thr, thr0, f, f0, reps in fams:
+    for fam, verdicts, tcol, pcol, t_used, t_default, f, f0, reps in fams:
         r = _rates(f, verdicts, tcol, pcol, fp and fam == "label", reps)
         r0 = _rates(f0, verdicts, tcol, pcol, fp and fam == "label", reps)
         for v in verdicts:
-            uses = (v == "breakthrough") if fam == "label" else True
-            out.append(dict(family=fam, verdict=v, fpr=r[v][0], fpr_se=r[v][2], power=r[v][1], power_se=r[v][3],
-                            threshold=thr if uses else float("nan"),
-                            default_threshold=thr0 if uses else float("nan"), fpr_at_default=r0[v][0],
+            if fam == "label":
+                attr = LABEL_THRESHOLD[v]
+                used = getattr(t_used, attr) if attr else float("nan")
+                default = getattr(t_default, attr) if attr else float("nan")
+            else:
+                used, default = t_used, t_default
+            out.append(dict(family=fam, verdict=v, claim=v in (CLAIMS if fam == "label" else TWO_LINES_CLAIMS),
+                            fpr=r[v][0], fpr_se=r[v][2], power=r[v][1], power_se=r[v][3],
+                            threshold=used, default_threshold=default, fpr_at_default=r0[v][0],
                             fpr_at_default_se=r0[v][2], power_at_default=r0[v][1], power_at_default_se=r0[v][3]))
         by.append(pd.DataFrame({"family": fam, "scenario": cell_names, "amp_index": [ai for _, ai in CELLS],
                                 "amplitude": [amp_names[ai] for _, ai in CELLS], "n_reps": reps,
                                 **{v: f[:, j] for j, v in enumerate(verdicts)}}))
     by = pd.concat(by, ignore_index=True) if by else pd.DataFrame(columns=["family", "scenario", "amp_index",
                                                                             "amplitude", "n_reps"])
-    out = pd.DataFrame(out, columns=["family", "verdict", *_RATE_COLUMNS[:4], "threshold", "default_threshold",
-                                     *_RATE_COLUMNS[6:]])
-    return VerdictRates(design=design, crit=crit, bic_margin=margin, rates=out, by_scenario=by,
-                        n_reps=N_REPS)
+    out = pd.DataFrame(out, columns=["family", "verdict", "claim", *_RATE_COLUMNS[:4], "threshold",
+                                     "default_threshold", *_RATE_COLUMNS[6:]])
+    return VerdictRates(design=design, crit=crit, bic_margin=thr.bic_margin, rates=out, by_scenario=by,
+                        n_reps=N_REPS, thresholds=thr)
+
+
+#: the Thresholds field each label's claim is calibrated by (None: an abstention, or not thresholded)
+LABEL_THRESHOLD = {"unresolved": None, "breakthrough": "bic_margin", "non-monotone": "crit",
+                   "inverse": "alpha_inverse", "predictable": "r2_predictable", "trendless": "alpha",
+                   "noisy-monotone": "alpha"}
+#: two-lines verdicts that claim a shape (``flat`` = no significant trend, an abstention)
+TWO_LINES_CLAIMS = ("U", "inverted-U", "convex", "concave", "linear")
+# calibration grids of the label thresholds, in the order the label cascade applies them (each given the ones
+# before it); the rate of the claim falls along each grid; the last value never makes the claim
+ALPHAS = (ALPHA, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0)
+R2S = (R2_PREDICTABLE, 0.95, 0.98, 0.99, 0.995, 0.999, math.inf)
+LABEL_GRIDS = (("non-monotone", "crit", CRITS), ("breakthrough", "bic_margin", MARGINS),
+               ("inverse", "alpha_inverse", ALPHAS), ("predictable", "r2_predictable", R2S),
+               ("noisy-monotone", "alpha", ALPHAS))
+
+
+def _label_inputs(sim: dict, rows: np.ndarray) -> dict:
+    lab = {k: sim[k][rows] for k in _LABEL_STATS}
+    lab["u_stat"] = (_u_stat(sim["z1"][rows], sim["z2"][rows]) if "z1" in sim
+                     else np.full(int(rows.sum()), np.nan))
+    return lab
+
+
+def _calibrate_two_lines(sim: dict, rows: np.ndarray, C: int) -> tuple[float, np.ndarray]:
+    """One critical |z| for every two-lines claim: the smallest on :data:`CRITS` at which the U / inverted-U call
+    (either one: the statistic :func:`_u_stat`), convex, concave and linear each have worst-case FPR <= 5 %; and
+    the decisive cells of the claim that needs the highest value."""
+    cells = sim["cell"][rows]
+    z1, z2, zl, zd = (sim[k][rows] for k in ("z1", "z2", "zl", "zd"))
+    ustat = _u_stat(z1, z2)
+    best = (-1.0, np.array([], int))
+    F_u = _cell_rates(cells, [ustat > c for c in CRITS], C)
+    null_u = np.array(["U" not in SCENARIOS[nm][0] and "inverted-U" not in SCENARIOS[nm][0] for nm, _ in CELLS])
+    cands = [_calibrate(F_u, CRITS, null_u)]
+    shapes = [shape_from_z(z1, z2, zl, zd, c)[0] for c in CRITS]
+    for v in ("convex", "concave", "linear"):
+        code = SHAPES.index(v)
+        F = _cell_rates(cells, [s == code for s in shapes], C)
+        cands.append(_calibrate(F, CRITS, _truth(v, 0, 1, False)[0]))
+    for thr, dec in cands:  # the claim that needs the highest critical value decides it
+        if thr > best[0]:
+            best = (thr, dec)
+    return best[0], best[1][:DECISIVE_CELLS]
+
+
+def _calibrate_labels(sim: dict, rows: np.ndarray, crit: float, C: int, floor_primary: bool):
+    """Label thresholds in cascade order (:data:`LABEL_GRIDS`), each the smallest step on its grid at which that
+    claim's worst-case FPR is <= 5 % given the thresholds before it; non-monotone starts from the two-lines
+    ``crit`` (the same claim) and goes higher only where this family's replicates need it. Returns (Thresholds, decisive cells of all of them)."""
+    from dataclasses import replace
+
+    lab = _label_inputs(sim, rows)
+    cells = sim["cell"][rows]
+    t = replace(DEFAULT_THRESHOLDS, crit=crit)
+    decisive = []
+    for verdict, attr, grid in LABEL_GRIDS:
+        code = LABELS.index(verdict)
+        if attr == "crit":  # at least the two-lines test's own critical value (the same claim, its rows' noise)
+            grid = tuple(g for g in grid if g >= crit)
+        F = _cell_rates(cells, [label_rule(**lab, thresholds=replace(t, **{attr: g})) == code for g in grid], C)
+        thr, dec = _calibrate(F, grid, _truth(verdict, 2, 3, floor_primary)[0])
+        t = replace(t, **{attr: float(thr) if math.isfinite(thr) else _NEVER[attr]})
+        decisive.extend(dec[:DECISIVE_CELLS].tolist())
+    return t, np.array(sorted(set(decisive)), dtype=int)
+
+
+_NEVER = {"bic_margin": math.inf, "crit": math.inf, "alpha_inverse": 0.0, "r2_predictable": math.inf, "alpha": 0.0}

@@ -7,6 +7,7 @@ is created (:func:`validate_table`), and every file is written atomically.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 
 from scalescope.emergence import arguments as args
 from scalescope.emergence.backtest import METHODS, backtest, leaderboard, olmo_mmlu_mc_case
-from scalescope.emergence.curves import assess, iter_curves
+from scalescope.emergence.curves import CLAIMS, DEFAULT_THRESHOLDS, assess, iter_curves
 from scalescope.emergence.error_rates import design_for, merge_designs, verdict_rates
 from scalescope.emergence.predictability import per_token_consistency, predictable_within_2se
 from scalescope.errors import InputError
@@ -70,10 +71,12 @@ def _rate_points(vtab: pd.DataFrame) -> pd.DataFrame:
     """verdict_error_rates rows -> one (verdict, fpr, power) row per printed verdict, for the figure."""
     if vtab.empty:
         return pd.DataFrame(columns=["verdict", "fpr", "power"])
-    parts = [vtab[["label", "label_fpr", "label_power"]].set_axis(["verdict", "fpr", "power"], axis=1)]
+    parts = [vtab[["label", "label_fpr", "label_power", "label_is_claim"]].set_axis(
+        ["verdict", "fpr", "power", "claim"], axis=1)]
     if "two_lines_shape" in vtab:
         u = vtab[vtab["two_lines_shape"].isin(["U", "inverted-U"])]
-        parts.append(u[["two_lines_shape", "u_fpr", "u_power"]].set_axis(["verdict", "fpr", "power"], axis=1))
+        parts.append(u[["two_lines_shape", "u_fpr", "u_power"]].set_axis(["verdict", "fpr", "power"], axis=1)
+                     .assign(verdict=lambda d: "two-lines " + d["verdict"], claim=True))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -81,20 +84,28 @@ def _rate_summary(vtab: pd.DataFrame, shapes: pd.DataFrame) -> dict:
     """Per printed verdict: how many curves got it, and the median simulated FPR / power on their designs."""
     out = {}
     for v, g in _rate_points(vtab).groupby("verdict"):
-        out[v] = {"n": len(g), "median_fpr": float(g["fpr"].median()), "median_power": float(g["power"].median()),
-                  "share_with_fpr_over_5pct": float((g["fpr"] > 0.05).mean())}
+        claim = bool(g["claim"].iloc[0])
+        out[v] = {"n": len(g), "claim": claim, "median_fpr" if claim else "median_miss_rate": float(g["fpr"].median()),
+                  "max_fpr" if claim else "max_miss_rate": float(g["fpr"].max()),
+                  "median_power": float(g["power"].median()),
+                  "share_with_fpr_over_5pct" if claim else "share_with_miss_rate_over_5pct":
+                      float((g["fpr"] > 0.05).mean())}
     return out
 
 
 def _rate_lines(vtab, shapes, pooled, pred2, a2) -> list[str]:
     lines = []
     if len(vtab):
-        lines.append(f"Emergent flags: {int(vtab['emergent'].sum())} at BIC margin 6 (simulated FPR median "
-                     f"{vtab.loc[vtab['emergent'], 'emergent_fpr_at_margin_6'].median():.2f} on their designs); "
-                     f"{int(vtab['emergent_calibrated'].sum())} at the per-design margin that keeps FPR <= 5 %.")
+        e6 = vtab["emergent_at_margin_6"]
+        lines.append(f"Emergent (breakthrough) flags: {int(vtab['emergent'].sum())} at the thresholds used; "
+                     f"{int(e6.sum())} at the conventional BIC margin 6 (simulated FPR median "
+                     f"{vtab.loc[e6, 'emergent_fpr_at_margin_6'].median() if e6.any() else float('nan'):.2f} "
+                     "on their designs).")
         for v, r in _rate_summary(vtab, shapes).items():
-            lines.append(f"  {v}: {r['n']} curves, median FPR {r['median_fpr']:.2f}, median power "
-                         f"{r['median_power']:.2f}.")
+            lines.append(f"  {v}: {r['n']} curves, "
+                         + (f"FPR median {r['median_fpr']:.3f}, max {r['max_fpr']:.3f}" if r["claim"] else
+                            f"no-evidence verdict, miss rate median {r['median_miss_rate']:.2f}")
+                         + (f", power median {r['median_power']:.2f}." if np.isfinite(r["median_power"]) else "."))
     if len(shapes):
         lines.append(f"Test D1 (two-lines, FPR <= 5 % per design): {shapes['shape'].value_counts().to_dict()}.")
     if pooled is not None and len(pooled.shapes):
@@ -120,8 +131,16 @@ def _savefig(fig, path: Path) -> str:
 @writes_output("emergence analyze", arg="out")
 @blas1  # hundreds of small fits and products: OpenBLAS worker threads only spin on them (see observational/_blas.py)
 def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100, progress: bool = False,
-                quick: bool = False) -> dict:
-    """Every argument test + per-task verdicts on ``table``; writes ``out/summary.json``, figures, section.json."""
+                quick: bool = False, thresholds: str = "calibrated") -> dict:
+    """Every argument test + per-task verdicts on ``table``; writes ``out/summary.json``, figures, section.json.
+
+    ``thresholds``: ``"calibrated"`` (default) labels every curve at the thresholds of its own sampling design that
+    keep each claim's simulated false-positive rate <= 5 % (:mod:`scalescope.emergence.error_rates`);
+    ``"default"`` at the conventional values (BIC margin 6, |z| 1.96, alpha 0.05, R^2 0.9), whose rates are
+    reported but not controlled. Either way each curve also carries its label at the other setting.
+    """
+    if thresholds not in ("calibrated", "default"):
+        raise InputError(f"thresholds: expected 'calibrated' or 'default', got {thresholds!r}")
     from scalescope.report import write_section
     from scalescope.report.figures import emergence as fig_e
     from scalescope.report.style import new_figure
@@ -129,14 +148,19 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
     t0 = time.perf_counter()
     x_axis = "log10_flops" if np.isfinite(table["train_flops"]).any() else "log10_params"
     curves = list(iter_curves(table, x_axis=x_axis))
-    A = [assess(c, n_boot=n_boot) for c in curves]
-    # simulated FPR / power of each verdict on each curve's sampling design (cached per design; error_rates.py)
+    if not curves:
+        raise InputError(f"{name}: no curve has 3 or more models with a finite value and a scale")
+    # simulated FPR / power of each verdict on each curve's sampling design (cached per design; error_rates.py),
+    # and the per-design thresholds that keep every claim's FPR <= 5 %
     designs = [design_for(c) for c in curves]
     shared = merge_designs(designs)  # near-identical large designs share one simulation
     VR = [verdict_rates(shared[d]) for d in designs]
-    if not A:
-        raise InputError(f"{name}: no curve has 3 or more models with a finite value and a scale")
-    mc = args.metric_choice(table, x_axis=x_axis, n_boot=n_boot)
+    calibrated = thresholds == "calibrated"
+    A = [assess(c, n_boot=n_boot, thresholds=vr.thresholds if calibrated else DEFAULT_THRESHOLDS)
+         for c, vr in zip(curves, VR)]
+    # Test A1 on the same curves, judged at the same thresholds (same designs: the simulations are cached)
+    mc = args.metric_choice(table, x_axis=x_axis, n_boot=n_boot, thresholds=thresholds if calibrated
+                            else DEFAULT_THRESHOLDS)
     axes = ("log10_flops", "flops", "lm_loss", "task_loss") if x_axis == "log10_flops" else ("log10_params",)
     xa = args.x_axis_choice(table, axes=axes[:2] if quick else axes, n_boot=max(20, n_boot // 5))
     us = args.u_shape(table, x_axis=x_axis)
@@ -169,23 +193,30 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
     except InputError:
         a2 = None
     vrows = []
+    at = "" if calibrated else "_at_default"  # the rates of the thresholds the labels were given at
+    other = "_at_default" if calibrated else ""
     for a, vr in zip(A, VR):
-        # the printed label uses the default thresholds: its rates are those at the default; every rate comes with
-        # its Monte Carlo SE (error_rates: 100 replicates per simulated cell, 400 in the cells that set a threshold)
+        # every rate comes with its Monte Carlo SE (error_rates: 100 replicates per simulated cell, 400 in the
+        # cells that set a threshold); a claim's "fpr" is its worst case over the scenarios where it is wrong, an
+        # abstention's (trendless, unresolved) is its miss rate where a real trend of at least middle size exists
         lab = vr.get("label", a.label)
+        lab0 = vr.get("label", a.label_at_default)
         bt = vr.get("label", "breakthrough")
-        bstat = max(a.hinge.get("delta_bic", -np.inf) if a.hinge and a.hinge.get("c", 0) > 0 else -np.inf,
-                    a.sigmoid.get("delta_bic", -np.inf) if a.sigmoid else -np.inf)
-        vrows.append(dict(curve=a.curve, n_points=a.n_points, label=a.label, label_fpr=lab["fpr_at_default"],
-                          label_fpr_se=lab["fpr_at_default_se"], label_power=lab["power_at_default"],
-                          label_power_se=lab["power_at_default_se"], emergent=a.emergent,
-                          emergent_calibrated=bool(a.emergent and np.nan_to_num(bstat, nan=-np.inf) > vr.bic_margin),
-                          bic_margin=vr.bic_margin, emergent_fpr=bt["fpr"], emergent_fpr_se=bt["fpr_se"],
-                          emergent_power=bt["power"], emergent_power_se=bt["power_se"],
+        t = vr.thresholds if calibrated else DEFAULT_THRESHOLDS
+        vrows.append(dict(curve=a.curve, n_points=a.n_points, label=a.label, label_is_claim=a.label in CLAIMS,
+                          label_fpr=lab["fpr" + at], label_fpr_se=lab[f"fpr{at}_se"], label_power=lab["power" + at],
+                          label_power_se=lab[f"power{at}_se"],
+                          label_other=a.label_at_default if calibrated else a.relabel(vr.thresholds).label,
+                          label_other_fpr=(lab0 if calibrated else vr.get("label", a.relabel(vr.thresholds).label))[
+                              "fpr" + other],
+                          emergent=a.emergent, emergent_fpr=bt["fpr" + at], emergent_fpr_se=bt[f"fpr{at}_se"],
+                          emergent_power=bt["power" + at], emergent_power_se=bt[f"power{at}_se"],
+                          emergent_at_margin_6=a.label_at_default == "breakthrough",
                           emergent_fpr_at_margin_6=bt["fpr_at_default"],
                           emergent_fpr_at_margin_6_se=bt["fpr_at_default_se"],
                           emergent_power_at_margin_6=bt["power_at_default"],
                           emergent_power_at_margin_6_se=bt["power_at_default_se"],
+                          **{f"threshold_{k}": v for k, v in asdict(t).items()},  # inf = never claimed
                           design_n=vr.design.n, design_n_items=vr.design.n_items, design_kind=vr.design.kind,
                           n_reps=vr.n_reps))
     vtab = pd.DataFrame(vrows)
@@ -210,17 +241,22 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
             "sigmoid": {k: d["sigmoid"].get(k) for k in ("x0_raw", "k", "width", "ci", "delta_bic",
                                                           "sharper_than_sampling")} if a.sigmoid else {},
             "floor": d["floor"],
+            "label_at_default": a.label_at_default, "thresholds": a.thresholds,
             "error_rates": {k: vrow.get(k) for k in (
-                "label_fpr", "label_fpr_se", "label_power", "label_power_se", "emergent_calibrated", "bic_margin",
-                "emergent_fpr", "emergent_fpr_se", "emergent_power", "emergent_power_se", "emergent_fpr_at_margin_6",
-                "emergent_fpr_at_margin_6_se", "emergent_power_at_margin_6", "emergent_power_at_margin_6_se",
+                "label_is_claim", "label_fpr", "label_fpr_se", "label_power", "label_power_se", "label_other",
+                "label_other_fpr", "emergent_fpr", "emergent_fpr_se", "emergent_power", "emergent_power_se",
+                "emergent_at_margin_6", "emergent_fpr_at_margin_6", "emergent_fpr_at_margin_6_se",
+                "emergent_power_at_margin_6", "emergent_power_at_margin_6_se",
                 "two_lines_shape", "two_lines_crit", "u_fpr", "u_fpr_se", "u_power", "u_power_se", "n_reps",
                 "predictable_2se") if k in vrow},
         }
     labels = pd.Series([a.label for a in A]).value_counts().to_dict()
     summary = {
         "data": name, "x_axis": x_axis, "n_rows": len(table), "n_models": int(table["model"].nunique()),
-        "n_curves": len(A), "labels": labels, "n_emergent": int(sum(a.emergent for a in A)),
+        "n_curves": len(A), "thresholds": thresholds, "labels": labels,
+        "labels_at_default": pd.Series([a.label_at_default for a in A]).value_counts().to_dict(),
+        "n_emergent": int(sum(a.emergent for a in A)),
+        "n_emergent_at_margin_6": int(sum(a.label_at_default == "breakthrough" for a in A)),
         "tasks": tasks,
         "metric_choice": mc.verdicts,
         "x_axis_flips": xa.flips, "du_same_loss": xa.du, "loss_thresholds": xa.thresholds,
@@ -228,7 +264,6 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
         "u_shape_method": "two-lines test (Simonsohn 2018), critical |z| raised per design to keep FPR <= 5 %",
         "u_shape_curves": us.shapes[us.shapes["shape"].isin(["U", "inverted-U"])] if len(us.shapes) else [],
         "u_shape_pooled": (us_pool.shapes if us_pool is not None and len(us_pool.shapes) else []),
-        "n_emergent_calibrated": int(vtab["emergent_calibrated"].sum()) if len(vtab) else 0,
         "verdict_error_rates": _rate_summary(vtab, us.shapes),
         "predictable_within_2se": ({"n_predictable": len(pred2),
                                     "n_within_2se": int((pred2["predictable_2se"] == True).sum()),  # noqa: E712
@@ -240,10 +275,14 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
         "cot_vs_direct": cot.crossings if cot is not None else None,
         "olmo_7b_mmlu_mc_case": ({"anchors": case.anchors, "jump": case.jump, "backtest": case.backtest}
                                  if case is not None else None),
-        "thresholds_note": "labels use toolkit thresholds (BIC margin 6, J >= 0.5, R^2 >= 0.9), not paper values; "
-                           "their simulated false-positive rate and power per curve design are in "
-                           "verdict_error_rates.csv; emergent_calibrated raises the BIC margin per design until the "
-                           "breakthrough flag's simulated false-positive rate is <= 5 %",
+        "thresholds_note": (
+            "labels at per-design calibrated thresholds (null = never: no threshold on the grid reaches 5 %): each claim (breakthrough, non-monotone, inverse, "
+            "predictable, noisy-monotone) has simulated worst-case false-positive rate <= 5 % on the curve's own "
+            "design (x spacing, n_items, chance); thresholds per curve in verdict_error_rates.csv (threshold_*); "
+            "labels_at_default = the conventional thresholds (BIC margin 6, |z| 1.96, alpha 0.05, R^2 0.9)"
+            if calibrated else
+            "labels at the conventional thresholds (BIC margin 6, |z| 1.96, alpha 0.05, R^2 0.9), not calibrated: "
+            "their simulated false-positive rates per design are in verdict_error_rates.csv and may exceed 5 %"),
     }
     # ---- figures
     out.mkdir(parents=True, exist_ok=True)
@@ -272,9 +311,12 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
                         "OLMo 2 7B MMLU: the MC-letter format jumps between steps "
                         f"{case.jump['from_step']} and {case.jump['to_step']}; cloze accuracy and bpb stay smooth."))
     fig, ax = new_figure()
-    fig_e.plot_verdict_rates(_rate_points(vtab), ax)
+    pts = _rate_points(vtab)
+    fig_e.plot_verdict_rates(pts[pts["claim"].astype(bool)] if len(pts) else pts, ax)
     figures.append((_savefig(fig, out / "verdict_error_rates.png"),
-                    "Simulated false-positive rate vs power of each printed verdict, one point per curve."))
+                    "Simulated false-positive rate vs power of each printed claim on its curve's design, one point "
+                    "per curve (thresholds " + ("calibrated: every point at or left of 5 %" if calibrated else
+                                                "conventional: rates not controlled") + ")."))
     if len(us.shapes):
         fig, ax = new_figure()
         fig_e.plot_two_lines(us.shapes, ax)
@@ -295,7 +337,8 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
         write_csv(us.shapes, out / "u_shape.csv")
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     write_json(summary, out / "summary.json")
-    lines = [f"{name}: {len(A)} curves, labels {labels}.",
+    lines = [f"{name}: {len(A)} curves, labels {labels} ({summary['thresholds_note'].split(':')[0]}; at the "
+             f"conventional thresholds: {summary['labels_at_default']}).",
              f"Test A1 (metric choice): {mc.verdicts['verdict'].value_counts().to_dict() if len(mc.verdicts) else 'n/a'}.",
              f"Test B1 (x axis): {len(xa.flips)} emergent flags flip away from log10 FLOPs."]
     lines += _rate_lines(vtab, us.shapes, us_pool, pred2, a2)
@@ -305,7 +348,7 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
                      f"({j['mc_change_over_typical']:.1f}x typical step) while cloze moved {j['cloze_change']:+.4f}.")
     write_section(out, title=f"Emergence: {name}", kind="emergence", summary="\n".join(lines), figures=figures,
                   metrics={"n_curves": len(A), "n_emergent": summary["n_emergent"],
-                           "n_emergent_calibrated": summary["n_emergent_calibrated"]},
+                           "n_emergent_at_margin_6": summary["n_emergent_at_margin_6"], "thresholds": thresholds},
                   tables=[("verdict_error_rates.csv", "Per curve: each verdict with its simulated false-positive "
                                                       "rate and power on the curve's design")]
                   + ([("u_shape.csv", "Two-lines test per curve")] if len(us.shapes) else []), order=30)

@@ -340,7 +340,8 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
     lines = [f"{name}: {len(A)} curves, labels {labels} ({summary['thresholds_note'].split(':')[0]}; at the "
              f"conventional thresholds: {summary['labels_at_default']}).",
              f"Test A1 (metric choice): {mc.verdicts['verdict'].value_counts().to_dict() if len(mc.verdicts) else 'n/a'}.",
-             f"Test B1 (x axis): {len(xa.flips)} emergent flags flip away from log10 FLOPs."]
+             f"Test B1 (x axis): {len(xa.flips)} emergent flags flip away from log10 FLOPs (conventional thresholds "
+             "on every axis, a like-for-like comparison; not FPR-calibrated)."]
     lines += _rate_lines(vtab, us.shapes, us_pool, pred2, a2)
     if case is not None:
         j = case.jump

@@ -47,9 +47,10 @@ def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, thresholds: str,
             quiet: bool) -> None:
     """Per-task emergence verdicts and the argument tests -> OUT/summary.json, figures, section.json.
 
-    Every label is a claim with a measured false-positive rate: by default each curve's thresholds are raised,
-    for its own sampling design, until each claim's simulated false-positive rate is <= 5 %
-    (verdict_error_rates.csv has the rates, power and thresholds per curve).
+    Each label that claims something (breakthrough, non-monotone, inverse, predictable, noisy-monotone) comes
+    with its simulated false-positive rate and power; by default each curve's thresholds are raised, for its own
+    sampling design, until every claim's rate is <= 5 %. trendless and unresolved say "no evidence" and come with
+    their miss rate. verdict_error_rates.csv has the rates, power and thresholds per curve.
 
     \b
     Example:

@@ -403,3 +403,38 @@ def test_curve_names_are_unique_when_only_the_shots_differ():
 
     names = sorted(c.name for c in iter_curves(finalize(pd.DataFrame(rows))))
     assert names == [":lambada@0-shot:acc", ":lambada@5-shot:acc", ":piqa:acc"]  # (no family column: "")
+
+
+def test_analyze_pooled_from_the_command_line(tmp_path):
+    # ten families, each on its own stretch of compute: a U only when they are pooled on the shared axis (with
+    # six, as in _pooled_fixture, the family-clustered test has t(5) tails: the calibrated |z| is 3.5 and the
+    # power against this U 0.14, so the calibrated verdict is honestly "not shown")
+    rng = np.random.default_rng(3)
+    rows = []
+    for f in range(10):
+        for i, x in enumerate(np.linspace(19 + 0.5 * f, 20 + 0.5 * f, 5)):
+            for grp, y in (("hard", 0.6 + 0.08 * (x - 21.75) ** 2), ("easy", 0.3 + 0.1 * (x - 19))):
+                rows.append(dict(model=f"f{f}-{i}", family=f"fam{f}", flops=10**x, task="mmlu", subtask=grp,
+                                 metric="brier_skill", metric_kind="soft", value=y + rng.normal(0, 0.01)))
+    csv = tmp_path / "pooled.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    out = tmp_path / "p"
+    r = CliRunner().invoke(cli, ["emergence", "analyze", "--data", str(csv), "--pool", "--x-axis", "log10_flops",
+                                 "--out", str(out), "--quiet", "--n-boot", "0", "--quick"])
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["pooled"] and s["x_axis"] == "log10_flops" and s["n_curves"] == 2
+    hard, easy = s["tasks"]["pooled:mmlu/hard:brier_skill"], s["tasks"]["pooled:mmlu/easy:brier_skill"]
+    assert hard["label"] == "non-monotone" and easy["label"] != "non-monotone", (hard["evidence"], easy["label"])
+    assert f"beyond {hard['thresholds']['crit']:.2f}" in hard["evidence"]  # the threshold it was given at
+    # per family, the same data show no U (each family sees one side of it)
+    r = CliRunner().invoke(cli, ["emergence", "analyze", "--data", str(csv), "--out", str(tmp_path / "f"),
+                                 "--quiet", "--n-boot", "0", "--quick"])
+    assert r.exit_code == 0, r.output
+    per_family = json.loads((tmp_path / "f" / "summary.json").read_text())
+    assert not per_family["pooled"] and per_family["n_curves"] == 20
+    assert all(t["label"] != "non-monotone" for t in per_family["tasks"].values())
+    # pc1 needs the observational-scaling base benchmarks: a one-line error, nothing written
+    r = CliRunner().invoke(cli, ["emergence", "analyze", "--data", str(csv), "--pool", "--x-axis", "pc1",
+                                 "--out", str(tmp_path / "pc"), "--quiet"])
+    assert r.exit_code == 2 and "pc1" in r.output and not (tmp_path / "pc").exists()

@@ -41,10 +41,16 @@ def emergence() -> None:
 @click.option("--thresholds", type=click.Choice(["calibrated", "default"]), default="calibrated", show_default=True,
               help="Label thresholds: per curve design with simulated false-positive rate <= 5 % per claim, or "
                    "the conventional BIC 6 / |z| 1.96 / alpha 0.05 / R^2 0.9 (rates reported, not controlled).")
+@click.option("--pool", is_flag=True,
+              help="One curve per task and metric with every family on the shared axis (family-clustered "
+                   "intervals) instead of one per family.")
+@click.option("--x-axis", "x_axis", type=click.Choice(["log10_flops", "log10_params", "pc1"]), default=None,
+              help="Axis of the verdicts: log10 training FLOPs (default where the data have them), log10 "
+                   "parameters, or pc1 (capability PC1 of the observational-scaling base benchmarks).")
 @overwrite_option
 @quiet_option
-def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, thresholds: str, overwrite: bool,
-            quiet: bool) -> None:
+def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, thresholds: str, pool: bool, x_axis: str | None,
+            overwrite: bool, quiet: bool) -> None:
     """Per-task emergence verdicts and the argument tests -> OUT/summary.json, figures, section.json.
 
     Each label that claims something (breakthrough, non-monotone, inverse, predictable, noisy-monotone) comes
@@ -56,12 +62,13 @@ def analyze(data: str, out_dir: Path, n_boot: int, quick: bool, thresholds: str,
     Example:
       scalescope emergence analyze --data olmo-ladder --out em-olmo
       scalescope emergence analyze --data my_results.csv --out em-mine
+      scalescope emergence analyze --data obsscaling --pool --x-axis pc1 --out em-pooled
     """
     from scalescope.emergence.runner import run_analyze
 
     table = _prepare(data, out_dir, "emergence analyze", overwrite)
     s = run_analyze(table, out_dir, name=data, n_boot=n_boot, progress=not quiet, quick=quick, overwrite=overwrite,
-                    thresholds=thresholds)
+                    thresholds=thresholds, pool=pool, x_axis=x_axis)
     click.echo(f"{out_dir / 'summary.json'} ({s['n_curves']} curves, {s['n_emergent']} flagged emergent at "
                f"{thresholds} thresholds; {s['n_emergent_at_margin_6']} at BIC margin 6)")
 

@@ -86,9 +86,14 @@ def metric_choice(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str
         keep = kinds[kinds].index
         sub = table.set_index(GROUP).loc[lambda d: d.index.isin(keep)].reset_index() if len(keep) else table.iloc[:0]
         lm = table[table["metric_kind"] == "lm_loss"]
+        pcs = None
+        if x_axis == "pc1":  # the capability scores come from the base benchmarks, which `sub` may not hold
+            from scalescope.emergence.predictors import _obs_pcs
+
+            pcs = _obs_pcs(table, exclude_task="")
         curves = [assess(c, n_boot=n_boot, thresholds=thresholds) for c in
                   iter_curves(pd.concat([sub, lm]) if x_axis == "lm_loss" else sub, x_axis=x_axis, view=view,
-                              pool=pool, by=by)]
+                              pool=pool, by=by, pcs=pcs)]
     A = curves
     S = pd.DataFrame([_row(a) for a in A])
     rows = []

@@ -175,7 +175,8 @@ def _last_checkpoint(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def iter_curves(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str = "scale", kinds=("hard", "soft", "loss"),
-                min_points: int = 3, model: str | None = None, pool: bool = False, by=None) -> Iterator[Curve]:
+                min_points: int = 3, model: str | None = None, pool: bool = False, by=None,
+                pcs: pd.Series | None = None) -> Iterator[Curve]:
     """Yield every curve of ``table`` with at least ``min_points`` finite points on ``x_axis``.
 
     ``view="scale"``: one point per model (its last checkpoint). ``view="checkpoints"``: one point per checkpoint of
@@ -183,7 +184,8 @@ def iter_curves(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str =
     axis per curve (family ``"pooled"``; ``Curve.clusters`` holds each point's family, for cluster-robust intervals);
     ``by``: the columns that define a curve (default :data:`CURVE_KEY`, e.g. per difficulty group in ``subtask``).
     ``x_axis="pc1"``: the capability PC1 of the base benchmarks (observational scaling, Ruan et al. 2024) instead
-    of compute -- the shared axis across families.
+    of compute -- the shared axis across families (``pcs``: those scores per model when ``table`` is a subset
+    without the base benchmarks).
     """
     if x_axis not in (*X_AXES, "pc1"):
         raise InputError(f"x axis {x_axis!r}: expected one of {', '.join(X_AXES)}, pc1")
@@ -202,7 +204,7 @@ def iter_curves(table: pd.DataFrame, *, x_axis: str = "log10_flops", view: str =
     if x_axis == "pc1":
         from scalescope.emergence.backtest import _obs_pcs
 
-        pc = _obs_pcs(table, exclude_task="")
+        pc = pcs if pcs is not None else _obs_pcs(table, exclude_task="")
         if pc is None:
             raise InputError("x axis pc1: no base benchmark scores to compute capability PCs from")
         t = t.assign(pc1=t["model"].map(pc))
@@ -321,12 +323,13 @@ class CurveAssessment(Result):
         inputs = self.label_inputs()
         label = LABELS[int(label_rule(**inputs, thresholds=thresholds)[()])]
         at_default = LABELS[int(label_rule(**inputs)[()])]
-        return replace(self, label=label, emergent=label == "breakthrough", evidence=_evidence(self, label),
+        return replace(self, label=label, emergent=label == "breakthrough",
+                       evidence=_evidence(self, label, thresholds),
                        thresholds=thresholds.to_dict(), label_at_default=at_default)
 
 
-def _evidence(a: CurveAssessment, label: str) -> str:
-    """The one-line evidence behind ``label`` (statistics as measured; thresholds in ``a.thresholds``)."""
+def _evidence(a: CurveAssessment, label: str, t: Thresholds) -> str:
+    """The one-line evidence behind ``label`` (statistics as measured, at thresholds ``t``)."""
     ev = []
     h, s, f, tl = a.hinge, a.sigmoid, a.floor, a.two_lines
     rho, p_rho = a.spearman_rho, a.spearman_p
@@ -335,7 +338,7 @@ def _evidence(a: CurveAssessment, label: str) -> str:
     elif label == "breakthrough":
         if h:
             pv = h.get("p_value")  # None without bootstrap replicates (--n-boot 0)
-            ev.append(f"hinge vs line: dBIC {h['delta_bic']:.1f}"
+            ev.append(f"hinge vs line: dBIC {h['delta_bic']:.1f} (margin {t.bic_margin:g})"
                       + (f" (p={pv:.3f})" if pv is not None else " (no bootstrap p-value)")
                       + f", break at {a.x_axis}={h['tau_raw']:.4g}")
         if s:
@@ -343,12 +346,12 @@ def _evidence(a: CurveAssessment, label: str) -> str:
                       f"{s['local_gap']:.3g}")
         ev.append(f"B={a.breakthroughness:.3g}, J={a.jump_share:.2f}")
     elif label == "inverse":
-        ev.append(f"Spearman rho={rho:.2f} (p={p_rho:.3g})")
+        ev.append(f"Spearman rho={rho:.2f} (p={p_rho:.3g} < {t.alpha_inverse:g})")
     elif label == "non-monotone":
         ev.append(f"two-lines slopes z={tl['z1']:.2f} then z={tl['z2']:.2f} (opposite signs, both beyond "
-                  f"{a.thresholds.get('crit', Z_CRIT):.2f}); quadratic p={a.quad_p:.2g} (described only)")
+                  f"{t.crit:.2f}); quadratic p={a.quad_p:.2g} (described only)")
     elif label == "predictable":
-        ev.append(f"R^2 of line on {a.x_axis} = {a.r2_loglinear:.3f}")
+        ev.append(f"R^2 of line on {a.x_axis} = {a.r2_loglinear:.3f} (>= {t.r2_predictable:g})")
     elif label == "trendless":
         ev.append(f"rho={rho:.2f} (p={p_rho:.2g})")
     else:
@@ -449,7 +452,9 @@ def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: b
     # two-lines test (Simonsohn 2018) for the non-monotone label: both slopes significant, opposite signs
     tl: dict = {}
     if n >= 5 and np.unique(x).size >= 3:
-        o = two_lines_batch(x, y[None, :])
+        # pooled curves: family-clustered SEs, as the simulations of their design (error_rates) use
+        groups = np.asarray(curve.clusters) if curve.clusters and len(set(curve.clusters)) > 1 else None
+        o = two_lines_batch(x, y[None, :], groups=groups)
         z1, z2 = float(o["z1"][0]), float(o["z2"][0])
         u = float(np.where(z1 * z2 < 0, min(abs(z1), abs(z2)), 0.0)) if math.isfinite(z1 * z2) else float("nan")
         tl = {"z1": z1, "z2": z2, "u_stat": u}

@@ -131,13 +131,19 @@ def _savefig(fig, path: Path) -> str:
 @writes_output("emergence analyze", arg="out")
 @blas1  # hundreds of small fits and products: OpenBLAS worker threads only spin on them (see observational/_blas.py)
 def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100, progress: bool = False,
-                quick: bool = False, thresholds: str = "calibrated") -> dict:
+                quick: bool = False, thresholds: str = "calibrated", pool: bool = False,
+                x_axis: str | None = None) -> dict:
     """Every argument test + per-task verdicts on ``table``; writes ``out/summary.json``, figures, section.json.
 
     ``thresholds``: ``"calibrated"`` (default) labels every curve at the thresholds of its own sampling design that
     keep each claim's simulated false-positive rate <= 5 % (:mod:`scalescope.emergence.error_rates`);
     ``"default"`` at the conventional values (BIC margin 6, |z| 1.96, alpha 0.05, R^2 0.9), whose rates are
     reported but not controlled. Either way each curve also carries its label at the other setting.
+
+    ``pool``: every verdict and argument test on one curve per task and metric with all families on the shared
+    axis (intervals clustered by family where the test has them) instead of per family. ``x_axis``: the axis of
+    the verdicts, ``log10_flops`` (default where the table has FLOPs), ``log10_params`` or ``pc1`` (the capability
+    PC1 of the observational-scaling base benchmarks: the axis shared across families).
     """
     if thresholds not in ("calibrated", "default"):
         raise InputError(f"thresholds: expected 'calibrated' or 'default', got {thresholds!r}")
@@ -146,8 +152,13 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
     from scalescope.report.style import new_figure
 
     t0 = time.perf_counter()
-    x_axis = "log10_flops" if np.isfinite(table["train_flops"]).any() else "log10_params"
-    curves = list(iter_curves(table, x_axis=x_axis))
+    if x_axis is None:
+        x_axis = "log10_flops" if np.isfinite(table["train_flops"]).any() else "log10_params"
+    elif x_axis not in ("log10_flops", "log10_params", "pc1"):
+        raise InputError(f"x axis {x_axis!r}: expected log10_flops, log10_params or pc1")
+    elif x_axis == "log10_flops" and not np.isfinite(table["train_flops"]).any():
+        raise InputError(f"{name}: x axis log10_flops needs train_flops (the table has none; use log10_params)")
+    curves = list(iter_curves(table, x_axis=x_axis, pool=pool))
     if not curves:
         raise InputError(f"{name}: no curve has 3 or more models with a finite value and a scale")
     # simulated FPR / power of each verdict on each curve's sampling design (cached per design; error_rates.py),
@@ -159,12 +170,14 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
     A = [assess(c, n_boot=n_boot, thresholds=vr.thresholds if calibrated else DEFAULT_THRESHOLDS)
          for c, vr in zip(curves, VR)]
     # Test A1 on the same curves, judged at the same thresholds (same designs: the simulations are cached)
-    mc = args.metric_choice(table, x_axis=x_axis, n_boot=n_boot, thresholds=thresholds if calibrated
-                            else DEFAULT_THRESHOLDS)
-    axes = ("log10_flops", "flops", "lm_loss", "task_loss") if x_axis == "log10_flops" else ("log10_params",)
-    xa = args.x_axis_choice(table, axes=axes[:2] if quick else axes, n_boot=max(20, n_boot // 5))
-    us = args.u_shape(table, x_axis=x_axis)
-    us_pool = args.u_shape(table, x_axis=x_axis, pool=True) if table["family"].nunique() > 1 else None
+    mc = args.metric_choice(table, x_axis=x_axis, n_boot=n_boot, pool=pool,
+                            thresholds=thresholds if calibrated else DEFAULT_THRESHOLDS)
+    axes = (("log10_flops", "flops", "lm_loss", "task_loss") if np.isfinite(table["train_flops"]).any()
+            else ("log10_params",))
+    xa = args.x_axis_choice(table, axes=axes[:2] if quick else axes, n_boot=max(20, n_boot // 5), pool=pool)
+    us = args.u_shape(table, x_axis=x_axis, pool=pool)
+    us_pool = (args.u_shape(table, x_axis=x_axis, pool=True) if not pool and table["family"].nunique() > 1
+               else None)
     dens = None
     if table["step"].notna().any() and table.groupby("model")["step"].nunique().max() >= 16:
         big = table.dropna(subset=["params_total"]).groupby("model")["params_total"].first()
@@ -252,7 +265,7 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
         }
     labels = pd.Series([a.label for a in A]).value_counts().to_dict()
     summary = {
-        "data": name, "x_axis": x_axis, "n_rows": len(table), "n_models": int(table["model"].nunique()),
+        "data": name, "x_axis": x_axis, "pooled": pool, "n_rows": len(table), "n_models": int(table["model"].nunique()),
         "n_curves": len(A), "thresholds": thresholds, "labels": labels,
         "labels_at_default": pd.Series([a.label_at_default for a in A]).value_counts().to_dict(),
         "n_emergent": int(sum(a.emergent for a in A)),

@@ -98,9 +98,9 @@ def _rate_lines(vtab, shapes, pooled, pred2, a2) -> list[str]:
     if len(vtab):
         e6 = vtab["emergent_at_margin_6"]
         lines.append(f"Emergent (breakthrough) flags: {int(vtab['emergent'].sum())} at the thresholds used; "
-                     f"{int(e6.sum())} at the conventional BIC margin 6 (simulated FPR median "
-                     f"{vtab.loc[e6, 'emergent_fpr_at_margin_6'].median() if e6.any() else float('nan'):.2f} "
-                     "on their designs).")
+                     f"{int(e6.sum())} at the conventional BIC margin 6"
+                     + (f" (simulated FPR median {vtab.loc[e6, 'emergent_fpr_at_margin_6'].median():.2f} on their "
+                        "designs)." if e6.any() else "."))
         for v, r in _rate_summary(vtab, shapes).items():
             lines.append(f"  {v}: {r['n']} curves, "
                          + (f"FPR median {r['median_fpr']:.3f}, max {r['max_fpr']:.3f}" if r["claim"] else
@@ -117,7 +117,8 @@ def _rate_lines(vtab, shapes, pooled, pred2, a2) -> list[str]:
     if a2 is not None and len(a2.fits):
         f = a2.fits
         lines.append("Test A2 (acc = p_tok^l): " + "; ".join(
-            f"{r.curve}: l={r.l:.2f}, held-out MAE {r.mae:.3f}, within 2 SE {r.share_within_2se:.0%}"
+            f"{r.curve}: l={r.l:.2f}, held-out MAE {r.mae:.3f}, within 2 SE "
+            + (f"{r.share_within_2se:.0%}" if np.isfinite(r.share_within_2se) else "n/a (no SE)")
             for r in f.itertuples()) + ".")
     return lines
 
@@ -350,8 +351,10 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
         write_csv(us.shapes, out / "u_shape.csv")
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     write_json(summary, out / "summary.json")
-    lines = [f"{name}: {len(A)} curves, labels {labels} ({summary['thresholds_note'].split(':')[0]}; at the "
-             f"conventional thresholds: {summary['labels_at_default']}).",
+    lines = [f"{name}: {len(A)} curves{', families pooled' if pool else ''}, labels {labels} at "
+             + ("per-design calibrated thresholds (every claim's simulated FPR <= 5 %)" if calibrated
+                else "the conventional thresholds (FPR not controlled)")
+             + f"; at the conventional thresholds: {summary['labels_at_default']}.",
              f"Test A1 (metric choice): {mc.verdicts['verdict'].value_counts().to_dict() if len(mc.verdicts) else 'n/a'}.",
              f"Test B1 (x axis): {len(xa.flips)} emergent flags flip away from log10 FLOPs (conventional thresholds "
              "on every axis, a like-for-like comparison; not FPR-calibrated)."]

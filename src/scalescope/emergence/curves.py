@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from scalescope.emergence import stats as st
-from scalescope.emergence.twolines import Z_CRIT, two_lines_batch
+from scalescope.emergence.twolines import Z_CRIT, testable, two_lines_batch, u_stat
 from scalescope.errors import InputError
 from scalescope.fit.bootstrap import normal_replicates, order_interval
 from scalescope.fit.hinge import bic, linear_sse
@@ -451,13 +451,11 @@ def assess(curve: Curve, *, n_boot: int = 200, random_state: int = 0, sigmoid: b
         floor["max_above_chance"] = float(np.max(curve.value) - curve.chance)
     # two-lines test (Simonsohn 2018) for the non-monotone label: both slopes significant, opposite signs
     tl: dict = {}
-    if n >= 5 and np.unique(x).size >= 3:
+    if testable(x):
         # pooled curves: family-clustered SEs, as the simulations of their design (error_rates) use
         groups = np.asarray(curve.clusters) if curve.clusters and len(set(curve.clusters)) > 1 else None
         o = two_lines_batch(x, y[None, :], groups=groups)
-        z1, z2 = float(o["z1"][0]), float(o["z2"][0])
-        u = float(np.where(z1 * z2 < 0, min(abs(z1), abs(z2)), 0.0)) if math.isfinite(z1 * z2) else float("nan")
-        tl = {"z1": z1, "z2": z2, "u_stat": u}
+        tl = {"z1": float(o["z1"][0]), "z2": float(o["z2"][0]), "u_stat": float(u_stat(o["z1"], o["z2"])[0])}
     a = CurveAssessment(
         curve=curve.name, key={k: v for k, v in curve.key.items()}, x_axis=curve.x_axis, n_points=n,
         metric_kind=curve.metric_kind, breakthroughness=B, breakthroughness_ci=B_ci, jump_share=J,

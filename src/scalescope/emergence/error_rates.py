@@ -64,7 +64,15 @@ from scalescope.emergence.curves import (
     Thresholds,
     label_rule,
 )
-from scalescope.emergence.twolines import SHAPES, Z_CRIT, _Smoother, shape_from_z, two_lines_batch
+from scalescope.emergence.twolines import (
+    SHAPES,
+    Z_CRIT,
+    _Smoother,
+    shape_from_z,
+    testable,
+    two_lines_batch,
+    u_stat,
+)
 from scalescope.fit.hinge import hinge_grid, hinge_sse, linear_sse
 from scalescope.observational._blas import single_thread_blas
 from scalescope.results import Result
@@ -481,14 +489,6 @@ def _truth(verdict: str, truth_col: int, primary_col: int, floor_primary: bool) 
 CELLS = tuple((name, ai) for name in SCENARIOS for ai in range(len(GAUSS_SNR)))
 
 
-def _u_stat(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
-    """The largest critical value at which the two-lines test still calls a U (or inverted U): the smaller |z|
-    of two slopes of opposite signs, 0 otherwise (NaN slopes never pass); a U at ``crit`` <=> ``u_stat > crit``."""
-    with np.errstate(invalid="ignore"):
-        opp = (z1 * z2) < 0
-    return np.where(opp, np.minimum(np.abs(z1), np.abs(z2)), 0.0)
-
-
 FAMILIES = ("label", "two-lines")
 _LABEL_STATS = ("unresolved", "hinge_dbic", "sigmoid_dbic", "J", "sharp", "rho", "p_rho", "r2")
 _CACHE: dict = {}
@@ -560,7 +560,7 @@ def _verdict_rates(design: Design, random_state: int, families=FAMILIES) -> Verd
     x = np.asarray(design.positions, dtype=float)
     labels = "label" in families
     # the label family needs the two-lines statistic too (its non-monotone claim is the two-lines U)
-    two = x.size >= 5 and np.unique(x).size >= 3 and ("two-lines" in families or labels)
+    two = testable(x) and ("two-lines" in families or labels)
     groups = np.asarray(design.clusters) if design.clusters is not None else None
     if groups is not None and np.unique(groups).size < 2:
         groups = None
@@ -580,18 +580,12 @@ def _verdict_rates(design: Design, random_state: int, families=FAMILIES) -> Verd
                 out.setdefault(k, []).append(v)
         return {k: (np.concatenate(v) if isinstance(v, list) else v) for k, v in out.items()}
 
-    def calib_two(sim, rows):  # -> (crit, decisive cells)
-        return _calibrate_two_lines(sim, rows, C)
-
-    def calib_labels(sim, rows, crit):  # -> (Thresholds, decisive cells)
-        return _calibrate_labels(sim, rows, crit, C, fp)
-
     # stage 1: every cell; stage 2: more replicates of each family's decisive cells, each cell from its own seeded
     # stream, so that a family's rates do not depend on which other families were asked for
     sim = run(_simulate_cells(design, list(range(C)), rng, N_REPS), np.repeat(np.arange(C), N_REPS))
     first = np.ones(sim["cell"].size, dtype=bool)
-    crit1, dec_u = calib_two(sim, first) if two else (math.inf, np.array([], int))
-    dec_b = calib_labels(sim, first, crit1)[1] if labels else np.array([], int)
+    crit1, dec_u = _calibrate_two_lines(sim, first, C) if two else (math.inf, np.array([], int))
+    dec_b = _calibrate_labels(sim, first, crit1, C, fp)[1] if labels else np.array([], int)
     decisive = sorted(set(dec_u.tolist()) | set(dec_b.tolist())) if DECISIVE_REPS > 0 else []
     if decisive:
         V2 = np.concatenate([_simulate_cells(design, [c], np.random.default_rng([random_state, 1, c]), DECISIVE_REPS)
@@ -601,8 +595,8 @@ def _verdict_rates(design: Design, random_state: int, families=FAMILIES) -> Verd
         first = np.r_[first, np.zeros(more["cell"].size, dtype=bool)]
     rows_u = first | np.isin(sim["cell"], dec_u)  # the rows each family's rates use
     rows_b = first | np.isin(sim["cell"], dec_b)
-    crit = calib_two(sim, rows_u)[0] if two else (math.inf if "two-lines" in families else float("nan"))
-    thr = calib_labels(sim, rows_b, crit if two else math.inf)[0] if labels else Thresholds(
+    crit = _calibrate_two_lines(sim, rows_u, C)[0] if two else (math.inf if "two-lines" in families else float("nan"))
+    thr = _calibrate_labels(sim, rows_b, crit if two else math.inf, C, fp)[0] if labels else Thresholds(
         bic_margin=float("nan"), crit=crit, alpha_inverse=float("nan"), r2_predictable=float("nan"),
         alpha=float("nan"))
 
@@ -667,31 +661,29 @@ LABEL_GRIDS = (("non-monotone", "crit", CRITS), ("breakthrough", "bic_margin", M
 
 def _label_inputs(sim: dict, rows: np.ndarray) -> dict:
     lab = {k: sim[k][rows] for k in _LABEL_STATS}
-    lab["u_stat"] = (_u_stat(sim["z1"][rows], sim["z2"][rows]) if "z1" in sim
+    lab["u_stat"] = (u_stat(sim["z1"][rows], sim["z2"][rows]) if "z1" in sim
                      else np.full(int(rows.sum()), np.nan))
     return lab
 
 
 def _calibrate_two_lines(sim: dict, rows: np.ndarray, C: int) -> tuple[float, np.ndarray]:
     """One critical |z| for every two-lines claim: the smallest on :data:`CRITS` at which the U / inverted-U call
-    (either one: the statistic :func:`_u_stat`), convex, concave and linear each have worst-case FPR <= 5 %; and
+    (either one: the statistic :func:`~scalescope.emergence.twolines.u_stat`), convex, concave and linear each have worst-case FPR <= 5 %; and
     the decisive cells of the claim that needs the highest value."""
     cells = sim["cell"][rows]
     z1, z2, zl, zd = (sim[k][rows] for k in ("z1", "z2", "zl", "zd"))
-    ustat = _u_stat(z1, z2)
-    best = (-1.0, np.array([], int))
-    F_u = _cell_rates(cells, [ustat > c for c in CRITS], C)
-    null_u = np.array(["U" not in SCENARIOS[nm][0] and "inverted-U" not in SCENARIOS[nm][0] for nm, _ in CELLS])
-    cands = [_calibrate(F_u, CRITS, null_u)]
+    ustat = u_stat(z1, z2)
+    with np.errstate(invalid="ignore"):  # NaN (not testable) never passes
+        F_u = _cell_rates(cells, [ustat > c for c in CRITS], C)
+    # a U or an inverted U (either call) is wrong where neither shape is
+    cands = [_calibrate(F_u, CRITS, _truth("U", 0, 1, False)[0] & _truth("inverted-U", 0, 1, False)[0])]
     shapes = [shape_from_z(z1, z2, zl, zd, c)[0] for c in CRITS]
     for v in ("convex", "concave", "linear"):
         code = SHAPES.index(v)
         F = _cell_rates(cells, [s == code for s in shapes], C)
         cands.append(_calibrate(F, CRITS, _truth(v, 0, 1, False)[0]))
-    for thr, dec in cands:  # the claim that needs the highest critical value decides it
-        if thr > best[0]:
-            best = (thr, dec)
-    return best[0], best[1][:DECISIVE_CELLS]
+    thr, dec = max(cands, key=lambda c: c[0])  # the claim that needs the highest critical value decides it
+    return thr, dec[:DECISIVE_CELLS]
 
 
 def _calibrate_labels(sim: dict, rows: np.ndarray, crit: float, C: int, floor_primary: bool):
@@ -709,10 +701,9 @@ def _calibrate_labels(sim: dict, rows: np.ndarray, crit: float, C: int, floor_pr
         if attr == "crit":  # at least the two-lines test's own critical value (the same claim, its rows' noise)
             grid = tuple(g for g in grid if g >= crit)
         F = _cell_rates(cells, [label_rule(**lab, thresholds=replace(t, **{attr: g})) == code for g in grid], C)
+        # every grid ends in its never-claim value (inf, or alpha 0), where the rate is 0: one always passes
         thr, dec = _calibrate(F, grid, _truth(verdict, 2, 3, floor_primary)[0])
-        t = replace(t, **{attr: float(thr) if math.isfinite(thr) else _NEVER[attr]})
+        t = replace(t, **{attr: float(thr)})
         decisive.extend(dec[:DECISIVE_CELLS].tolist())
     return t, np.array(sorted(set(decisive)), dtype=int)
 
-
-_NEVER = {"bic_margin": math.inf, "crit": math.inf, "alpha_inverse": 0.0, "r2_predictable": math.inf, "alpha": 0.0}

@@ -153,11 +153,12 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
     from scalescope.report.style import new_figure
 
     t0 = time.perf_counter()
+    has_flops = bool(np.isfinite(table["train_flops"]).any())
     if x_axis is None:
-        x_axis = "log10_flops" if np.isfinite(table["train_flops"]).any() else "log10_params"
+        x_axis = "log10_flops" if has_flops else "log10_params"
     elif x_axis not in ("log10_flops", "log10_params", "pc1"):
         raise InputError(f"x axis {x_axis!r}: expected log10_flops, log10_params or pc1")
-    elif x_axis == "log10_flops" and not np.isfinite(table["train_flops"]).any():
+    elif x_axis == "log10_flops" and not has_flops:
         raise InputError(f"{name}: x axis log10_flops needs train_flops (the table has none; use log10_params)")
     curves = list(iter_curves(table, x_axis=x_axis, pool=pool))
     if not curves:
@@ -173,8 +174,7 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
     # Test A1 on the same curves, judged at the same thresholds (same designs: the simulations are cached)
     mc = args.metric_choice(table, x_axis=x_axis, n_boot=n_boot, pool=pool,
                             thresholds=thresholds if calibrated else DEFAULT_THRESHOLDS)
-    axes = (("log10_flops", "flops", "lm_loss", "task_loss") if np.isfinite(table["train_flops"]).any()
-            else ("log10_params",))
+    axes = ("log10_flops", "flops", "lm_loss", "task_loss") if has_flops else ("log10_params",)
     xa = args.x_axis_choice(table, axes=axes[:2] if quick else axes, n_boot=max(20, n_boot // 5), pool=pool)
     us = args.u_shape(table, x_axis=x_axis, pool=pool)
     us_pool = (args.u_shape(table, x_axis=x_axis, pool=True) if not pool and table["family"].nunique() > 1
@@ -214,15 +214,13 @@ def run_analyze(table: pd.DataFrame, out: Path, *, name: str, n_boot: int = 100,
         # cells that set a threshold); a claim's "fpr" is its worst case over the scenarios where it is wrong, an
         # abstention's (trendless, unresolved) is its miss rate where a real trend of at least middle size exists
         lab = vr.get("label", a.label)
-        lab0 = vr.get("label", a.label_at_default)
+        other_label = a.label_at_default if calibrated else a.relabel(vr.thresholds).label
         bt = vr.get("label", "breakthrough")
         t = vr.thresholds if calibrated else DEFAULT_THRESHOLDS
         vrows.append(dict(curve=a.curve, n_points=a.n_points, label=a.label, label_is_claim=a.label in CLAIMS,
                           label_fpr=lab["fpr" + at], label_fpr_se=lab[f"fpr{at}_se"], label_power=lab["power" + at],
                           label_power_se=lab[f"power{at}_se"],
-                          label_other=a.label_at_default if calibrated else a.relabel(vr.thresholds).label,
-                          label_other_fpr=(lab0 if calibrated else vr.get("label", a.relabel(vr.thresholds).label))[
-                              "fpr" + other],
+                          label_other=other_label, label_other_fpr=vr.get("label", other_label)["fpr" + other],
                           emergent=a.emergent, emergent_fpr=bt["fpr" + at], emergent_fpr_se=bt[f"fpr{at}_se"],
                           emergent_power=bt["power" + at], emergent_power_se=bt[f"power{at}_se"],
                           emergent_at_margin_6=a.label_at_default == "breakthrough",

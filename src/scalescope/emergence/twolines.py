@@ -115,6 +115,21 @@ class _Smoother:
 
 
 # ------------------------------------------------------------------------------------------------ core
+def testable(x) -> bool:
+    """Whether the two-lines test can run on positions ``x``: at least 5 points on 3 distinct values."""
+    x = np.asarray(x)
+    return x.size >= 5 and np.unique(x).size >= 3
+
+
+def u_stat(z1, z2) -> np.ndarray:
+    """The largest critical value at which the two-lines test still calls a U (or inverted U): the smaller |z| of
+    two slopes of opposite signs, 0 where they share a sign, NaN where a slope is not testable; a U at ``crit``
+    <=> ``u_stat > crit`` (NaN never passes)."""
+    z1, z2 = np.asarray(z1, dtype=float), np.asarray(z2, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(z1 * z2), np.nan, np.where(z1 * z2 < 0, np.minimum(np.abs(z1), np.abs(z2)), 0.0))
+
+
 def shape_from_z(z1, z2, zl, zd, crit: float = Z_CRIT) -> tuple[np.ndarray, np.ndarray]:
     """Shape codes (indices into :data:`SHAPES`) and directions from the test statistics: U / inverted-U when both
     slopes pass ``crit`` with opposite signs; else ``flat`` when the straight line's ``zl`` does not; else convex /
@@ -405,7 +420,7 @@ def two_lines(x, y, *, groups=None, crit: float = Z_CRIT) -> TwoLinesResult:
     ok = np.isfinite(xv) & np.isfinite(yv)
     g = None if groups is None else np.asarray(groups)[ok]
     xv, yv = xv[ok], yv[ok]
-    if xv.size < 5 or np.unique(xv).size < 3:
+    if not testable(xv):
         raise InputError(f"two_lines: needs at least 5 finite points on 3 distinct x, got {xv.size}")
     return _results(xv, yv[None], g, crit)[0]
 
@@ -428,7 +443,7 @@ def two_lines_rows(x, Y, *, groups=None, crit=Z_CRIT) -> list[TwoLinesResult]:
     Yv = np.atleast_2d(np.asarray(Y, dtype=float))
     if Yv.shape[1] != xv.size or not (np.isfinite(xv).all() and np.isfinite(Yv).all()):
         raise InputError(f"two_lines_rows: Y needs {xv.size} finite columns (one per x), got shape {Yv.shape}")
-    if xv.size < 5 or np.unique(xv).size < 3:
+    if not testable(xv):
         raise InputError(f"two_lines: needs at least 5 finite points on 3 distinct x, got {xv.size}")
     g = None if groups is None else np.asarray(groups)
     if g is not None and np.unique(g).size < 2:
